@@ -1,0 +1,151 @@
+// Package configs holds tocsin's service configuration: its schema, strict
+// loading with file:line:col errors, defaults, and secrets.
+package configs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole service configuration (tocsin.yml).
+type Config struct {
+	Global             GlobalConfig      `yaml:"global"`
+	Storage            StorageConfig     `yaml:"storage"`
+	RuleFiles          []string          `yaml:"rule_files"`
+	EvaluationInterval model.Duration    `yaml:"evaluation_interval"`
+	Probes             []*ProbeConfig    `yaml:"probes"`
+	Route              *Route            `yaml:"route"`
+	Receivers          []*ReceiverConfig `yaml:"receivers"`
+
+	// File is the path the config was loaded from; relative paths in the
+	// config (rule files, *_file secrets) are resolved against its directory.
+	File string `yaml:"-"`
+}
+
+// GlobalConfig holds settings shared by every part of tocsin.
+type GlobalConfig struct {
+	// Replica names this tocsin instance; it becomes the `replica` label on
+	// every series and alert. Defaults to the host name.
+	Replica        string         `yaml:"replica"`
+	ExternalLabels model.LabelSet `yaml:"external_labels"`
+	ScrapeDefaults ScrapeDefaults `yaml:"scrape_defaults"`
+}
+
+// ScrapeDefaults are the probe interval and timeout used where a probe sets none.
+type ScrapeDefaults struct {
+	Interval model.Duration `yaml:"interval"`
+	Timeout  model.Duration `yaml:"timeout"`
+}
+
+// StorageConfig places the local TSDB.
+type StorageConfig struct {
+	Path      string         `yaml:"path"`
+	Retention model.Duration `yaml:"retention"`
+}
+
+// Default values, applied by applyDefaults and documented in docs/configuration.md.
+const (
+	DefaultScrapeInterval     = model.Duration(10 * time.Second)
+	DefaultScrapeTimeout      = model.Duration(5 * time.Second)
+	DefaultEvaluationInterval = model.Duration(5 * time.Second)
+	DefaultRetention          = model.Duration(24 * time.Hour)
+	DefaultStoragePath        = "data/"
+)
+
+// LoadFile reads, decodes, defaults and validates the config at path. On
+// failure the error is an Errors value listing every problem with its place.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("read config: %v", err)}}
+	}
+	return Load(path, data)
+}
+
+// Load decodes, defaults and validates data as the config named file.
+func Load(file string, data []byte) (*Config, error) {
+	cfg := &Config{}
+	pos, errs := decodeStrict(file, data, cfg)
+	if pos == nil { // not YAML at all
+		return nil, errs
+	}
+	cfg.File = file
+	cfg.applyDefaults()
+	// Validate even after decode errors, so one run of `tocsin check config`
+	// shows every problem; a value that failed to decode was left at its
+	// default, and any second complaint about the same place is dropped.
+	v := &validator{collector: &collector{file: file}, pos: pos, dir: filepath.Dir(file)}
+	cfg.validate(v)
+	errs = mergeErrors(errs, v.errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// String renders the config as YAML with every secret redacted.
+func (c *Config) String() string {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Sprintf("<config: %v>", err)
+	}
+	return string(out)
+}
+
+// ResolvePath makes a path from the config relative to the config's directory.
+func (c *Config) ResolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// RuleFilePaths expands rule_files globs (relative to the config file) into paths.
+func (c *Config) RuleFilePaths() ([]string, error) {
+	var out []string
+	for _, pattern := range c.RuleFiles {
+		matches, err := filepath.Glob(c.ResolvePath(pattern))
+		if err != nil {
+			return nil, fmt.Errorf("rule_files %q: %w", pattern, err)
+		}
+		out = append(out, matches...)
+	}
+	return out, nil
+}
+
+func (c *Config) validate(v *validator) {
+	if c.Global.Replica == "" {
+		v.errorf(&c.Global.Replica, "global.replica is empty and the host name is unknown; set a replica name")
+	}
+	if err := c.Global.ExternalLabels.Validate(); err != nil {
+		v.errorf(&c.Global.ExternalLabels, "external_labels: %v", err)
+	}
+	c.Global.ScrapeDefaults.validate(v)
+	if c.EvaluationInterval <= 0 {
+		v.errorf(&c.EvaluationInterval, "evaluation_interval must be positive")
+	}
+	if c.Storage.Retention <= 0 {
+		v.errorf(&c.Storage.Retention, "storage.retention must be positive")
+	}
+	for i := range c.RuleFiles {
+		if _, err := filepath.Match(c.RuleFiles[i], ""); err != nil {
+			v.errorf(&c.RuleFiles[i], "rule_files: bad pattern %q: %v", c.RuleFiles[i], err)
+		}
+	}
+	validateProbes(v, c.Probes)
+	validateNotify(v, c.Route, c.Receivers)
+}
+
+func (s *ScrapeDefaults) validate(v *validator) {
+	if s.Interval <= 0 {
+		v.errorf(&s.Interval, "scrape_defaults.interval must be positive")
+	}
+	if s.Timeout <= 0 {
+		v.errorf(&s.Timeout, "scrape_defaults.timeout must be positive")
+	}
+}

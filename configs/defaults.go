@@ -1,0 +1,32 @@
+package configs
+
+import "os"
+
+// applyDefaults fills every unset value. It is the one place where defaults
+// live; sections with defaults of their own are called from here.
+func (c *Config) applyDefaults() {
+	if c.Global.Replica == "" {
+		c.Global.Replica, _ = os.Hostname()
+	}
+	if c.Global.ScrapeDefaults.Interval == 0 {
+		c.Global.ScrapeDefaults.Interval = DefaultScrapeInterval
+	}
+	if c.Global.ScrapeDefaults.Timeout == 0 {
+		c.Global.ScrapeDefaults.Timeout = min(DefaultScrapeTimeout, c.Global.ScrapeDefaults.Interval)
+	}
+	if c.Storage.Path == "" {
+		c.Storage.Path = DefaultStoragePath
+	}
+	if c.Storage.Retention == 0 {
+		c.Storage.Retention = DefaultRetention
+	}
+	if c.EvaluationInterval == 0 {
+		c.EvaluationInterval = DefaultEvaluationInterval
+	}
+	for _, p := range c.Probes {
+		if p != nil {
+			p.applyDefaults(c.Global.ScrapeDefaults)
+		}
+	}
+	applyNotifyDefaults(c.Route, c.Receivers)
+}

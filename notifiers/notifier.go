@@ -1,0 +1,59 @@
+// Package notifiers routes alerts into groups and delivers them through
+// every configured vendor, with retries and failover, so that one vendor's
+// outage never hides a page.
+package notifiers
+
+import (
+	"context"
+
+	"github.com/prometheus/common/model"
+)
+
+// Notifier delivers one notification through one vendor integration.
+// retry tells the caller whether trying again can help; err, when not nil,
+// says why the vendor did not accept and may be a *VendorError.
+type Notifier interface {
+	Notify(ctx context.Context, n *Notification) (retry bool, err error)
+}
+
+// Notification is one message about one alert group for one receiver.
+type Notification struct {
+	Receiver string
+	// GroupKey identifies the group within the route tree.
+	GroupKey string
+	// DedupKey is the hex SHA-256 of GroupKey. Every vendor uses it as its
+	// deduplication key (PagerDuty dedup_key, Opsgenie alias, ...), so that
+	// retries, repeats and replicas all land in one incident.
+	DedupKey          string
+	Status            model.AlertStatus
+	GroupLabels       model.LabelSet
+	CommonLabels      model.LabelSet
+	CommonAnnotations model.LabelSet
+	Alerts            []*model.Alert
+	// ExternalURL links back to the tocsin instance that sent the notification.
+	ExternalURL string
+	// Test marks a page sent by `tocsin notify test`.
+	Test bool
+}
+
+// Firing returns the alerts of the group that are still firing.
+func (n *Notification) Firing() []*model.Alert {
+	var out []*model.Alert
+	for _, a := range n.Alerts {
+		if !a.Resolved() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Resolved returns the alerts of the group that have resolved.
+func (n *Notification) Resolved() []*model.Alert {
+	var out []*model.Alert
+	for _, a := range n.Alerts {
+		if a.Resolved() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
