@@ -5,6 +5,7 @@ package notifiers
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/common/model"
 )
@@ -56,4 +57,25 @@ func (n *Notification) Resolved() []*model.Alert {
 		}
 	}
 	return out
+}
+
+// Integration is one configured vendor endpoint of a receiver, such as the
+// first of its pagerduty_configs.
+type Integration struct {
+	// Name is the vendor ("pagerduty", "slack", ...), the `integration` label.
+	Name string
+	// Index is the position among the receiver's configs of that vendor.
+	Index    int
+	Notifier Notifier
+	// SendResolved tells whether resolved notifications go to this integration.
+	SendResolved bool
+}
+
+// Receiver is a named set of integrations with its delivery strategy.
+type Receiver struct {
+	Name string
+	// Strategy is configs.StrategyAll or configs.StrategyFailover.
+	Strategy      string
+	FailoverAfter time.Duration
+	Integrations  []Integration
 }
