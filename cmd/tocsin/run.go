@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/spf13/cobra"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/internal/pipeline"
+	"github.com/tocsin-alerting/tocsin/internal/server"
+)
+
+func newRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run probes, rules and notifiers until stopped",
+		Long: `Run tocsin: probe the configured targets, evaluate rules over the local
+TSDB and page through the configured receivers. SIGHUP or POST /-/reload
+re-reads the configuration; a bad file is logged and the running
+configuration stays in force. SIGTERM or SIGINT stops tocsin gracefully.
+
+Every flag can also be set through the environment: --web.listen-address
+is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
+		Example: `  tocsin run --config.file /etc/tocsin/tocsin.yml
+  TOCSIN_LOG_FORMAT=json tocsin run --web.listen-address 127.0.0.1:9797`,
+		Args: cobra.NoArgs,
+	}
+	flags := cmd.Flags()
+	addConfigFlag(flags)
+	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on")
+	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
+	addLogFlags(flags)
+	v := bindSettings(flags)
+
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		logger, err := newLogger(v, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			versioncollector.NewCollector("tocsin"),
+		)
+		p := pipeline.New(pipeline.Settings{StoragePath: v.GetString("storage.path")}, logger)
+		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
+		logger.Info("starting tocsin", "version", version.Info(), "build", version.BuildContext())
+		if err := reloader.Reload(ctx); err != nil {
+			for _, e := range configs.AsErrors(v.GetString("config.file"), err) {
+				fmt.Fprintln(cmd.ErrOrStderr(), e)
+			}
+			return &exitError{code: 1}
+		}
+
+		srv := server.New(server.Options{
+			ListenAddress: v.GetString("web.listen-address"),
+			Logger:        logger,
+			Gatherer:      reg,
+			Reload:        reloader.Reload,
+			Ready:         p.Ready,
+		})
+		if err := srv.Listen(); err != nil {
+			return err
+		}
+		go reloadOnSIGHUP(ctx, reloader)
+		err = srv.Serve(ctx)
+		logger.Info("tocsin stopped")
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+	return cmd
+}
+
+// reloadOnSIGHUP reloads the configuration on every SIGHUP until ctx ends.
+// Errors are logged and counted by the reloader itself.
+func reloadOnSIGHUP(ctx context.Context, r *pipeline.Reloader) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = r.Reload(ctx)
+		}
+	}
+}
