@@ -1,6 +1,10 @@
 package configs
 
-import "os"
+import (
+	"os"
+
+	"github.com/prometheus/common/model"
+)
 
 // applyDefaults fills every unset value. It is the one place where defaults
 // live; sections with defaults of their own are called from here.
@@ -12,7 +16,7 @@ func (c *Config) applyDefaults() {
 		c.Global.ScrapeDefaults.Interval = DefaultScrapeInterval
 	}
 	if c.Global.ScrapeDefaults.Timeout == 0 {
-		c.Global.ScrapeDefaults.Timeout = min(DefaultScrapeTimeout, c.Global.ScrapeDefaults.Interval)
+		c.Global.ScrapeDefaults.Timeout = fitTimeout(DefaultScrapeTimeout, c.Global.ScrapeDefaults.Interval)
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
@@ -29,4 +33,14 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	applyNotifyDefaults(c.Route, c.Receivers)
+}
+
+// fitTimeout keeps a default timeout shorter than the interval it applies
+// to, so that one run always ends before the next one starts: a default that
+// does not fit becomes three quarters of the interval.
+func fitTimeout(timeout, interval model.Duration) model.Duration {
+	if timeout < interval {
+		return timeout
+	}
+	return interval * 3 / 4
 }

@@ -113,7 +113,7 @@ func (p *ProbeConfig) applyDefaults(d ScrapeDefaults) {
 		p.Interval = d.Interval
 	}
 	if p.Timeout == 0 {
-		p.Timeout = min(d.Timeout, p.Interval)
+		p.Timeout = fitTimeout(d.Timeout, p.Interval)
 	}
 }
 

@@ -1,0 +1,42 @@
+# tocsin — build, test and run the demo. `make help` lists the targets.
+
+GO        ?= go
+PKG       := github.com/tocsin-alerting/tocsin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) \
+             -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME ?= 1x
+
+.PHONY: all build test lint bench demo clean help
+
+all: build
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/tocsin
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tocsin ./cmd/tocsin
+
+test: ## vet and run every test with the race detector
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint: ## gofmt check, go vet, and staticcheck when it installs
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then $(GO) run $(STATICCHECK) ./...; \
+	 else echo "staticcheck could not be installed from the module proxy; skipped"; fi
+
+bench: ## run the benchmarks (figures go into docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: build ## replay the incident: broker breaks, pages leave through several vendors
+	$(GO) run ./examples/particle
+
+clean: ## remove build output and local data
+	rm -rf bin data
