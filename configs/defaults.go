@@ -33,6 +33,11 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	applyNotifyDefaults(c.Route, c.Receivers)
+	for _, r := range c.Receivers {
+		if r != nil {
+			r.applyIntegrationDefaults()
+		}
+	}
 }
 
 // fitTimeout keeps a default timeout shorter than the interval it applies

@@ -1,79 +1,553 @@
 package configs
 
-import "github.com/prometheus/common/config"
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/prometheus/common/config"
+	"go.yaml.in/yaml/v3"
+)
+
+// Default vendor endpoints, used where a config sets none.
+const (
+	DefaultPagerDutyURL    = "https://events.pagerduty.com/v2/enqueue"
+	DefaultSlackAPIURL     = "https://slack.com/api/"
+	DefaultOpsgenieURL     = "https://api.opsgenie.com/"
+	DefaultOpsgenieEUURL   = "https://api.eu.opsgenie.com/"
+	DefaultTwilioURL       = "https://api.twilio.com"
+	DefaultPagerDutyClient = "tocsin"
+)
+
+// NotifierConfig holds the keys every integration shares. Vendor configs
+// embed it with `yaml:",inline"`.
+type NotifierConfig struct {
+	// SendResolved tells whether the integration hears about resolved
+	// alerts. Unset takes the vendor's default, as in Alertmanager: false
+	// for slack and email, true for the others.
+	SendResolved *bool `yaml:"send_resolved,omitempty"`
+}
+
+// SendsResolved reports the effective send_resolved setting.
+func (c NotifierConfig) SendsResolved() bool { return c.SendResolved == nil || *c.SendResolved }
+
+func (c *NotifierConfig) defaultResolved(v bool) {
+	if c.SendResolved == nil {
+		c.SendResolved = &v
+	}
+}
 
 // PagerDutyConfig pages through PagerDuty's Events API v2.
 type PagerDutyConfig struct {
-	RoutingKey     config.Secret `yaml:"routing_key,omitempty"`
-	RoutingKeyFile string        `yaml:"routing_key_file,omitempty"`
-	URL            string        `yaml:"url,omitempty"`
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	RoutingKey     config.Secret            `yaml:"routing_key,omitempty"`
+	RoutingKeyFile string                   `yaml:"routing_key_file,omitempty"`
+	// URL is the Events API v2 enqueue endpoint.
+	URL string `yaml:"url,omitempty"`
+	// Severity is a template giving critical, error, warning or info; when
+	// empty it is taken from the alerts' severity label.
+	Severity    string            `yaml:"severity,omitempty"`
+	Description string            `yaml:"description,omitempty"`
+	Client      string            `yaml:"client,omitempty"`
+	ClientURL   string            `yaml:"client_url,omitempty"`
+	Source      string            `yaml:"source,omitempty"`
+	Component   string            `yaml:"component,omitempty"`
+	Group       string            `yaml:"group,omitempty"`
+	Class       string            `yaml:"class,omitempty"`
+	Details     map[string]string `yaml:"details,omitempty"`
 }
 
-// SlackConfig posts to Slack through an incoming webhook.
+// SlackConfig posts to Slack through an incoming webhook, or with a bot
+// token through chat.postMessage (and chat.update on resolve).
 type SlackConfig struct {
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	// APIURL is the incoming webhook URL (a secret); with a token, it is
+	// the Web API's base URL instead.
 	APIURL     config.Secret `yaml:"api_url,omitempty"`
 	APIURLFile string        `yaml:"api_url_file,omitempty"`
+	Token      config.Secret `yaml:"token,omitempty"`
+	TokenFile  string        `yaml:"token_file,omitempty"`
 	Channel    string        `yaml:"channel,omitempty"`
+	Username   string        `yaml:"username,omitempty"`
+	IconEmoji  string        `yaml:"icon_emoji,omitempty"`
+	IconURL    string        `yaml:"icon_url,omitempty"`
+	Title      string        `yaml:"title,omitempty"`
+	Text       string        `yaml:"text,omitempty"`
+}
+
+// OpsgenieResponder is who an Opsgenie alert is assigned to.
+type OpsgenieResponder struct {
+	ID       string `yaml:"id,omitempty"`
+	Name     string `yaml:"name,omitempty"`
+	Username string `yaml:"username,omitempty"`
+	// Type is team, user, escalation or schedule.
+	Type string `yaml:"type"`
 }
 
 // OpsgenieConfig creates alerts through Opsgenie's Alert API v2.
 type OpsgenieConfig struct {
-	APIKey     config.Secret `yaml:"api_key,omitempty"`
-	APIKeyFile string        `yaml:"api_key_file,omitempty"`
-	APIURL     string        `yaml:"api_url,omitempty"`
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	APIKey         config.Secret            `yaml:"api_key,omitempty"`
+	APIKeyFile     string                   `yaml:"api_key_file,omitempty"`
+	// APIURL is the API's base URL; Region picks a hosted one instead.
+	APIURL      string              `yaml:"api_url,omitempty"`
+	Region      string              `yaml:"region,omitempty"`
+	Message     string              `yaml:"message,omitempty"`
+	Description string              `yaml:"description,omitempty"`
+	Source      string              `yaml:"source,omitempty"`
+	Entity      string              `yaml:"entity,omitempty"`
+	Priority    string              `yaml:"priority,omitempty"`
+	Tags        string              `yaml:"tags,omitempty"`
+	Details     map[string]string   `yaml:"details,omitempty"`
+	Responders  []OpsgenieResponder `yaml:"responders,omitempty"`
 }
 
 // WebhookConfig posts Alertmanager's version-4 JSON payload.
 type WebhookConfig struct {
-	URL     config.Secret `yaml:"url,omitempty"`
-	URLFile string        `yaml:"url_file,omitempty"`
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	URL            config.Secret            `yaml:"url,omitempty"`
+	URLFile        string                   `yaml:"url_file,omitempty"`
+	// MaxAlerts caps the alerts in one payload; 0 sends them all.
+	MaxAlerts int `yaml:"max_alerts,omitempty"`
+}
+
+// TLSPolicy says whether mail must be, may be, or is never encrypted with STARTTLS.
+type TLSPolicy string
+
+// STARTTLS policies.
+const (
+	TLSMandatory     TLSPolicy = "mandatory"
+	TLSOpportunistic TLSPolicy = "opportunistic"
+	TLSNone          TLSPolicy = "none"
+)
+
+// UnmarshalYAML accepts Alertmanager's boolean require_tls (true is
+// mandatory, false opportunistic) as well as a policy name.
+func (p *TLSPolicy) UnmarshalYAML(n *yaml.Node) error {
+	switch strings.ToLower(n.Value) {
+	case "true":
+		*p = TLSMandatory
+	case "false":
+		*p = TLSOpportunistic
+	case string(TLSMandatory), string(TLSOpportunistic), string(TLSNone):
+		*p = TLSPolicy(strings.ToLower(n.Value))
+	default:
+		return fmt.Errorf("require_tls must be true, false, mandatory, opportunistic or none, not %q", n.Value)
+	}
+	return nil
 }
 
 // EmailConfig sends mail over SMTP.
 type EmailConfig struct {
-	To               string        `yaml:"to"`
-	From             string        `yaml:"from"`
-	Smarthost        string        `yaml:"smarthost"`
-	AuthPassword     config.Secret `yaml:"auth_password,omitempty"`
-	AuthPasswordFile string        `yaml:"auth_password_file,omitempty"`
+	NotifierConfig `yaml:",inline"`
+	// To is one or more addresses, separated by commas.
+	To   string `yaml:"to"`
+	From string `yaml:"from"`
+	// Smarthost is the SMTP server as host:port; port 465 uses implicit TLS.
+	Smarthost        string            `yaml:"smarthost"`
+	Hello            string            `yaml:"hello,omitempty"`
+	AuthUsername     string            `yaml:"auth_username,omitempty"`
+	AuthPassword     config.Secret     `yaml:"auth_password,omitempty"`
+	AuthPasswordFile string            `yaml:"auth_password_file,omitempty"`
+	RequireTLS       TLSPolicy         `yaml:"require_tls,omitempty"`
+	TLSConfig        config.TLSConfig  `yaml:"tls_config,omitempty"`
+	Headers          map[string]string `yaml:"headers,omitempty"`
+	HTML             string            `yaml:"html,omitempty"`
+	Text             string            `yaml:"text,omitempty"`
 }
 
 // MSTeamsConfig posts an Adaptive Card to a Teams Workflows webhook.
 type MSTeamsConfig struct {
-	WebhookURL     config.Secret `yaml:"webhook_url,omitempty"`
-	WebhookURLFile string        `yaml:"webhook_url_file,omitempty"`
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	WebhookURL     config.Secret            `yaml:"webhook_url,omitempty"`
+	WebhookURLFile string                   `yaml:"webhook_url_file,omitempty"`
+	Title          string                   `yaml:"title,omitempty"`
+	Text           string                   `yaml:"text,omitempty"`
 }
 
 // TwilioConfig sends SMS through Twilio's Messages API.
 type TwilioConfig struct {
-	AccountSID    string        `yaml:"account_sid"`
-	AuthToken     config.Secret `yaml:"auth_token,omitempty"`
-	AuthTokenFile string        `yaml:"auth_token_file,omitempty"`
-	From          string        `yaml:"from"`
-	To            string        `yaml:"to"`
+	NotifierConfig `yaml:",inline"`
+	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	AccountSID     string                   `yaml:"account_sid"`
+	AuthToken      config.Secret            `yaml:"auth_token,omitempty"`
+	AuthTokenFile  string                   `yaml:"auth_token_file,omitempty"`
+	From           string                   `yaml:"from"`
+	To             string                   `yaml:"to"`
+	// APIURL is the API's base URL, without the /2010-04-01 path.
+	APIURL string `yaml:"api_url,omitempty"`
+	Text   string `yaml:"text,omitempty"`
 }
 
-// validate checks every integration of a receiver.
-func (r *ReceiverConfig) validateIntegrations(v *validator) {
+// TemplateFuncNames are the functions message templates may call; the
+// notifiers package provides them and a test keeps both lists equal.
+func TemplateFuncNames() []string {
+	return []string{"toUpper", "toLower", "trimSpace", "join", "truncate", "reReplaceAll", "formatTime", "safeHTML"}
+}
+
+// applyDefaults fills each integration's unset values.
+func (r *ReceiverConfig) applyIntegrationDefaults() {
 	for _, c := range r.PagerDutyConfigs {
-		v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+		if c == nil {
+			continue
+		}
+		c.defaultResolved(true)
+		c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+		c.URL = orDefault(c.URL, DefaultPagerDutyURL)
+		c.Client = orDefault(c.Client, DefaultPagerDutyClient)
 	}
 	for _, c := range r.SlackConfigs {
-		v.secret(c, &c.APIURL, &c.APIURLFile, "api_url", true)
+		if c != nil {
+			c.defaultResolved(false)
+			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+		}
 	}
 	for _, c := range r.OpsgenieConfigs {
-		v.secret(c, &c.APIKey, &c.APIKeyFile, "api_key", true)
+		if c != nil {
+			c.defaultResolved(true)
+			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+		}
 	}
 	for _, c := range r.WebhookConfigs {
-		v.secret(c, &c.URL, &c.URLFile, "url", true)
+		if c != nil {
+			c.defaultResolved(true)
+			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+		}
 	}
 	for _, c := range r.EmailConfigs {
-		v.secret(c, &c.AuthPassword, &c.AuthPasswordFile, "auth_password", false)
+		if c != nil {
+			c.defaultResolved(false)
+			if c.RequireTLS == "" {
+				c.RequireTLS = TLSMandatory
+			}
+		}
 	}
 	for _, c := range r.MSTeamsConfigs {
-		v.secret(c, &c.WebhookURL, &c.WebhookURLFile, "webhook_url", true)
+		if c != nil {
+			c.defaultResolved(true)
+			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+		}
 	}
 	for _, c := range r.TwilioConfigs {
-		v.secret(c, &c.AuthToken, &c.AuthTokenFile, "auth_token", true)
+		if c != nil {
+			c.defaultResolved(true)
+			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+			c.APIURL = orDefault(c.APIURL, DefaultTwilioURL)
+		}
 	}
+}
+
+func defaultHTTP(c *config.HTTPClientConfig) *config.HTTPClientConfig {
+	if c == nil {
+		d := config.DefaultHTTPClientConfig
+		return &d
+	}
+	return c
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// validateIntegrations checks every integration of a receiver.
+func (r *ReceiverConfig) validateIntegrations(v *validator) {
+	for _, c := range r.PagerDutyConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.SlackConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.OpsgenieConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.WebhookConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.EmailConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.MSTeamsConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+	for _, c := range r.TwilioConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
+}
+
+var pagerDutySeverities = []string{"critical", "error", "warning", "info"}
+
+func (c *PagerDutyConfig) validate(v *validator) {
+	v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+	v.httpConfig(c.HTTPConfig)
+	v.url(c, &c.URL, "url", true, "http", "https")
+	if c.Severity != "" && !strings.Contains(c.Severity, "{{") && !slices.Contains(pagerDutySeverities, c.Severity) {
+		v.errorf(&c.Severity, "severity must be one of %s (or a template giving one), not %q", strings.Join(pagerDutySeverities, ", "), c.Severity)
+	}
+	v.template(&c.Severity, "severity")
+	v.template(&c.Description, "description")
+	v.template(&c.Source, "source")
+	v.template(&c.Component, "component")
+	v.template(&c.Group, "group")
+	v.template(&c.Class, "class")
+	v.templateMap(&c.Details, "details")
+	if c.ClientURL != "" {
+		v.url(c, &c.ClientURL, "client_url", false, "http", "https")
+	}
+}
+
+func (c *SlackConfig) validate(v *validator) {
+	v.httpConfig(c.HTTPConfig)
+	v.secret(c, &c.Token, &c.TokenFile, "token", false)
+	if c.Token != "" {
+		// Bot mode: api_url, when set, is the Web API base and no secret.
+		if c.APIURLFile != "" {
+			v.errorf(&c.APIURLFile, "with a bot token, set the Web API base in api_url, not api_url_file")
+		}
+		if c.Channel == "" {
+			v.errorfAt([]any{&c.Channel, c}, "a bot token needs a channel to post to")
+		}
+		v.secretURL(c, &c.APIURL, nil, "api_url", false)
+	} else {
+		v.secret(c, &c.APIURL, &c.APIURLFile, "api_url", false)
+		if c.APIURL == "" && c.APIURLFile == "" {
+			v.errorfAt([]any{c}, "slack needs api_url (or api_url_file) with an incoming webhook URL, or token (or token_file) for a bot")
+		}
+		v.secretURL(c, &c.APIURL, &c.APIURLFile, "api_url", false)
+	}
+	if c.IconURL != "" {
+		v.url(c, &c.IconURL, "icon_url", false, "http", "https")
+	}
+	v.template(&c.Title, "title")
+	v.template(&c.Text, "text")
+}
+
+var opsgeniePriority = regexp.MustCompile(`^P[1-5]$`)
+
+var opsgenieResponderTypes = []string{"team", "user", "escalation", "schedule"}
+
+func (c *OpsgenieConfig) validate(v *validator) {
+	v.httpConfig(c.HTTPConfig)
+	v.secret(c, &c.APIKey, &c.APIKeyFile, "api_key", true)
+	switch {
+	case c.APIURL != "" && c.Region != "":
+		v.errorf(&c.Region, "set either api_url or region, not both")
+	case c.Region != "" && c.Region != "us" && c.Region != "eu":
+		v.errorf(&c.Region, "region must be us or eu, not %q", c.Region)
+	case c.APIURL != "":
+		v.url(c, &c.APIURL, "api_url", true, "http", "https")
+	}
+	if c.Priority != "" && !strings.Contains(c.Priority, "{{") && !opsgeniePriority.MatchString(c.Priority) {
+		v.errorf(&c.Priority, "priority must be P1, P2, P3, P4 or P5, not %q", c.Priority)
+	}
+	for i := range c.Responders {
+		rs := &c.Responders[i]
+		if !slices.Contains(opsgenieResponderTypes, rs.Type) && !strings.Contains(rs.Type, "{{") {
+			v.errorfAt([]any{&rs.Type, rs}, "responder type must be one of %s, not %q", strings.Join(opsgenieResponderTypes, ", "), rs.Type)
+		}
+		if rs.ID == "" && rs.Name == "" && rs.Username == "" {
+			v.errorf(rs, "responder needs an id, name or username")
+		}
+	}
+	for _, p := range []struct {
+		s   *string
+		key string
+	}{{&c.Message, "message"}, {&c.Description, "description"}, {&c.Source, "source"}, {&c.Entity, "entity"}, {&c.Priority, "priority"}, {&c.Tags, "tags"}} {
+		v.template(p.s, p.key)
+	}
+	v.templateMap(&c.Details, "details")
+}
+
+// OpsgenieBaseURL is the effective API base URL, from api_url or region.
+func (c *OpsgenieConfig) OpsgenieBaseURL() string {
+	switch {
+	case c.APIURL != "":
+		return c.APIURL
+	case c.Region == "eu":
+		return DefaultOpsgenieEUURL
+	default:
+		return DefaultOpsgenieURL
+	}
+}
+
+func (c *WebhookConfig) validate(v *validator) {
+	v.httpConfig(c.HTTPConfig)
+	v.secret(c, &c.URL, &c.URLFile, "url", true)
+	v.secretURL(c, &c.URL, &c.URLFile, "url", false)
+	if c.MaxAlerts < 0 {
+		v.errorf(&c.MaxAlerts, "max_alerts must not be negative")
+	}
+}
+
+func (c *EmailConfig) validate(v *validator) {
+	v.secret(c, &c.AuthPassword, &c.AuthPasswordFile, "auth_password", false)
+	if c.To == "" {
+		v.errorfAt([]any{&c.To, c}, "to is required")
+	} else if _, err := mail.ParseAddressList(c.To); err != nil {
+		v.errorf(&c.To, "to: bad address list: %v", err)
+	}
+	if c.From == "" {
+		v.errorfAt([]any{&c.From, c}, "from is required")
+	} else if _, err := mail.ParseAddress(c.From); err != nil {
+		v.errorf(&c.From, "from: bad address: %v", err)
+	}
+	if c.Smarthost == "" {
+		v.errorfAt([]any{&c.Smarthost, c}, "smarthost is required, as host:port")
+	} else if host, port, err := net.SplitHostPort(c.Smarthost); err != nil || host == "" {
+		v.errorf(&c.Smarthost, "smarthost must be host:port, not %q", c.Smarthost)
+	} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		v.errorf(&c.Smarthost, "smarthost port must be a number from 1 to 65535, not %q", port)
+	}
+	if c.AuthPassword != "" && c.AuthUsername == "" {
+		v.errorfAt([]any{&c.AuthPassword, &c.AuthPasswordFile, c}, "auth_password needs auth_username")
+	}
+	c.TLSConfig.SetDirectory(v.dir)
+	if err := c.TLSConfig.Validate(); err != nil {
+		v.errorfAt([]any{&c.TLSConfig, c}, "tls_config: %v", err)
+	}
+	v.templateMap(&c.Headers, "headers")
+	v.template(&c.HTML, "html")
+	v.template(&c.Text, "text")
+}
+
+func (c *MSTeamsConfig) validate(v *validator) {
+	v.httpConfig(c.HTTPConfig)
+	v.secret(c, &c.WebhookURL, &c.WebhookURLFile, "webhook_url", true)
+	v.secretURL(c, &c.WebhookURL, &c.WebhookURLFile, "webhook_url", false)
+	v.template(&c.Title, "title")
+	v.template(&c.Text, "text")
+}
+
+var (
+	twilioSID = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+func (c *TwilioConfig) validate(v *validator) {
+	v.httpConfig(c.HTTPConfig)
+	v.secret(c, &c.AuthToken, &c.AuthTokenFile, "auth_token", true)
+	switch {
+	case c.AccountSID == "":
+		v.errorfAt([]any{&c.AccountSID, c}, "account_sid is required")
+	case !twilioSID.MatchString(c.AccountSID):
+		v.errorf(&c.AccountSID, "account_sid must be AC followed by 32 hex digits")
+	}
+	if c.From == "" {
+		v.errorfAt([]any{&c.From, c}, "from is required: a phone number in E.164 form (+15551234567) or a sender ID")
+	}
+	if c.To == "" {
+		v.errorfAt([]any{&c.To, c}, "to is required: a phone number in E.164 form (+15551234567)")
+	} else if !e164.MatchString(c.To) {
+		v.errorf(&c.To, "to must be a phone number in E.164 form (+15551234567), not %q", c.To)
+	}
+	v.url(c, &c.APIURL, "api_url", true, "http", "https")
+	v.template(&c.Text, "text")
+}
+
+// httpConfig checks an http_config and resolves its file paths against
+// the config's directory.
+func (v *validator) httpConfig(c *config.HTTPClientConfig) {
+	if c == nil {
+		return
+	}
+	c.SetDirectory(v.dir)
+	if err := c.Validate(); err != nil {
+		v.errorf(c, "http_config: %v", err)
+	}
+}
+
+// secretURL checks a URL that is itself a secret (it may embed a token):
+// problems are reported without ever showing the URL. file, when given and
+// set, is where the URL came from and takes the position.
+func (v *validator) secretURL(parent any, s *config.Secret, file *string, key string, required bool) {
+	where := []any{s, parent}
+	if file != nil && *file != "" {
+		where = []any{file, parent}
+	}
+	if *s == "" {
+		if required {
+			v.errorfAt(where, "%s is required", key)
+		}
+		return
+	}
+	u, err := url.Parse(string(*s))
+	switch {
+	case err != nil:
+		v.errorfAt(where, "%s: bad URL (not shown, it may hold a secret): %v", key, urlErrorKind(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.errorfAt(where, "%s: URL must use http or https (URL not shown, it may hold a secret)", key)
+	case u.Host == "":
+		v.errorfAt(where, "%s: URL has no host (URL not shown, it may hold a secret)", key)
+	}
+}
+
+// urlErrorKind keeps the cause of a URL parse error without the URL, which
+// *url.Error would print whole.
+func urlErrorKind(err error) string {
+	msg := unwrapURLError(err).Error()
+	// Causes such as `invalid port ":x" after host` quote a fragment; drop it.
+	if i := strings.IndexByte(msg, '"'); i > 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return msg
+}
+
+// template checks that *s, when set, parses as a message template.
+func (v *validator) template(s *string, key string) {
+	v.templateAt(s, *s, key)
+}
+
+func (v *validator) templateAt(ptr any, text, key string) {
+	if text == "" {
+		return
+	}
+	if err := parseTemplate(text); err != nil {
+		v.errorf(ptr, "%s: bad template: %v", key, err)
+	}
+}
+
+func (v *validator) templateMap(m *map[string]string, key string) {
+	for k, val := range *m {
+		v.templateAt(m, val, key+"."+k)
+	}
+}
+
+// parseTemplate checks template syntax with the functions notifiers provides.
+func parseTemplate(text string) error {
+	funcs := template.FuncMap{}
+	for _, name := range TemplateFuncNames() {
+		funcs[name] = func(...any) string { return "" }
+	}
+	_, err := template.New("message").Funcs(funcs).Parse(text)
+	if err != nil {
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "template: message:"))
+	}
+	return nil
 }
