@@ -1,22 +1,37 @@
 package configs
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 )
 
-// Route is a node of the notification route tree, as in Alertmanager.
+// Route is a node of the notification route tree, as in Alertmanager. A
+// child route inherits every unset value (receiver, group_by and the three
+// timers) from its parent.
 type Route struct {
-	Receiver       string            `yaml:"receiver,omitempty"`
+	Receiver string `yaml:"receiver,omitempty"`
+	// GroupBy lists the labels that split alerts into groups; the single
+	// name "..." groups by every label. Unset inherits the parent's.
 	GroupBy        []model.LabelName `yaml:"group_by,omitempty"`
 	GroupWait      *model.Duration   `yaml:"group_wait,omitempty"`
 	GroupInterval  *model.Duration   `yaml:"group_interval,omitempty"`
 	RepeatInterval *model.Duration   `yaml:"repeat_interval,omitempty"`
-	Matchers       []string          `yaml:"matchers,omitempty"`
-	Continue       bool              `yaml:"continue,omitempty"`
-	Routes         []*Route          `yaml:"routes,omitempty"`
+	// Matchers select the alerts of this route, in Alertmanager's syntax
+	// (`severity="critical"`, `service=~"broker|api"`); all must match.
+	Matchers []string `yaml:"matchers,omitempty"`
+	// Continue lets an alert that matched this route go on to match the
+	// following siblings too.
+	Continue bool     `yaml:"continue,omitempty"`
+	Routes   []*Route `yaml:"routes,omitempty"`
 }
+
+// GroupByAll is the group_by name that groups by every label.
+const GroupByAll = "..."
 
 // ReceiverConfig is a named set of integrations that receive notifications.
 type ReceiverConfig struct {
@@ -98,6 +113,9 @@ func validateNotify(v *validator, route *Route, receivers []*ReceiverConfig) {
 	if len(route.Matchers) > 0 {
 		v.errorf(&route.Matchers, "the top-level route matches every alert; it cannot have matchers")
 	}
+	if route.Continue {
+		v.errorf(&route.Continue, "the top-level route cannot have continue; it has no siblings")
+	}
 	route.validate(v, known)
 }
 
@@ -105,11 +123,90 @@ func (r *Route) validate(v *validator, known map[string]bool) {
 	if r.Receiver != "" && !known[r.Receiver] {
 		v.errorf(&r.Receiver, "route uses receiver %q, which is not defined in receivers", r.Receiver)
 	}
+	for i := range r.Matchers {
+		validateMatcher(v, &r.Matchers[i])
+	}
+	r.validateGroupBy(v)
+	for _, t := range []struct {
+		d    *model.Duration
+		key  string
+		zero bool
+	}{{r.GroupWait, "group_wait", true}, {r.GroupInterval, "group_interval", false}, {r.RepeatInterval, "repeat_interval", false}} {
+		switch {
+		case t.d == nil:
+		case *t.d < 0:
+			v.errorf(t.d, "%s must not be negative", t.key)
+		case *t.d == 0 && !t.zero:
+			v.errorf(t.d, "%s must be positive", t.key)
+		}
+	}
 	for _, child := range r.Routes {
 		if child != nil {
 			child.validate(v, known)
 		}
 	}
+}
+
+func (r *Route) validateGroupBy(v *validator) {
+	seen := map[model.LabelName]bool{}
+	for i := range r.GroupBy {
+		name := &r.GroupBy[i]
+		switch {
+		case *name == GroupByAll && len(r.GroupBy) > 1:
+			v.errorf(name, `group_by "..." groups by every label; it cannot be combined with other names`)
+		case *name == GroupByAll:
+		case !model.UTF8Validation.IsValidLabelName(string(*name)):
+			v.errorf(name, "group_by: %q is not a valid label name", string(*name))
+		case seen[*name]:
+			v.errorf(name, "group_by: label %q is listed more than once", string(*name))
+		}
+		seen[*name] = true
+	}
+}
+
+// validateMatcher parses one matchers entry as Alertmanager does and, on
+// error, points at the offending character inside the string.
+func validateMatcher(v *validator, s *string) {
+	if strings.TrimSpace(*s) == "" {
+		v.errorf(s, "matcher is empty; write it as name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\"")
+		return
+	}
+	if _, err := parse.Matchers(*s); err != nil {
+		msg, offset := matcherError(err)
+		n := v.pos.of(s)
+		if n == nil {
+			v.at(nil, "bad matcher %q: %s", *s, msg)
+			return
+		}
+		at := *n
+		at.Column += offset
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 {
+			at.Column++
+		}
+		v.at(&at, "bad matcher %q: %s; write it as name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\"", *s, msg)
+	}
+}
+
+// matcherError splits the "start:end: message" form of the matcher parser's
+// errors into the message and the column (in characters) it refers to.
+func matcherError(err error) (string, int) {
+	msg := err.Error()
+	startText, rest, ok := strings.Cut(msg, ":")
+	if !ok {
+		return msg, 0
+	}
+	endText, rest2, ok := strings.Cut(rest, ":")
+	start, err1 := strconv.Atoi(startText)
+	end, err2 := strconv.Atoi(endText)
+	if err1 != nil || err2 != nil || !ok {
+		return msg, 0
+	}
+	msg = strings.TrimSpace(rest2)
+	if strings.HasPrefix(msg, "end of input") {
+		// Something is missing at the end: point just past the input.
+		return msg, end
+	}
+	return msg, start
 }
 
 func (r *ReceiverConfig) validate(v *validator) {
