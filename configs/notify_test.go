@@ -59,7 +59,7 @@ func TestRouteAndReceiverErrorsPointAtTheValue(t *testing.T) {
 			want: []string{
 				`tocsin.yml:3:17: group_by: label "a" is listed more than once`,
 				`tocsin.yml:3:20: "" is not a valid label name`,
-				`tocsin.yml:5:17: group_by "..." groups by every label`,
+				`tocsin.yml:5:16: group_by "..." groups by every label`,
 			},
 		},
 		{
