@@ -1,0 +1,448 @@
+package rules
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The TSDB's and OpenTelemetry's package-level helpers.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/prometheus/prometheus/tsdb/wlog.(*WL).run"),
+	)
+}
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// sink collects the alert output.
+type sink struct {
+	mu     sync.Mutex
+	alerts []*model.Alert
+	ch     chan []*model.Alert
+}
+
+func newSink() *sink { return &sink{ch: make(chan []*model.Alert, 100)} }
+
+func (s *sink) send(_ context.Context, as []*model.Alert) {
+	s.mu.Lock()
+	s.alerts = append(s.alerts, as...)
+	s.mu.Unlock()
+	s.ch <- as
+}
+
+// take returns and forgets what was sent so far.
+func (s *sink) take() []*model.Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.alerts
+	s.alerts = nil
+	for len(s.ch) > 0 {
+		<-s.ch
+	}
+	return out
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type harness struct {
+	rec   *Recorder
+	ev    *Evaluator
+	clock *fakeClock
+	out   *sink
+	dir   string
+	rules string
+}
+
+func writeRules(t *testing.T, dir, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, "rules.yml")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+// newHarness opens a recorder in dir and an evaluator over rulesFile.
+func newHarness(t *testing.T, dir, rulesFile string, clock *fakeClock) *harness {
+	t.Helper()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb"), Retention: 24 * time.Hour})
+	require.NoError(t, err)
+	out := newSink()
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:          []string{rulesFile},
+		Interval:       time.Hour,
+		ExternalLabels: labels.FromStrings("replica", "eu-1", "team", "iot"),
+		ExternalURL:    "http://tocsin.example:9797",
+		Storage:        rec,
+		Alerts:         out.send,
+		Now:            clock.Now,
+	})
+	require.NoError(t, err)
+	return &harness{rec: rec, ev: ev, clock: clock, out: out, dir: dir, rules: rulesFile}
+}
+
+func (h *harness) close(t *testing.T) {
+	t.Helper()
+	require.NoError(t, h.rec.Close())
+}
+
+// probe records one probe_success sample at the clock's time and
+// evaluates as the pipeline would: record, then trigger.
+func (h *harness) probe(t *testing.T, name string, success float64) []labels.Labels {
+	t.Helper()
+	ls := labels.FromStrings("__name__", "probe_success", "probe", name, "kind", "http", "replica", "eu-1", "service", "api")
+	require.NoError(t, h.rec.Record(h.clock.Now(), []Sample{{Labels: ls, Value: success}}))
+	h.ev.Trigger([]labels.Labels{ls})
+	return []labels.Labels{ls}
+}
+
+// step records a probe result and runs one evaluation pass.
+func (h *harness) step(t *testing.T, success float64) []*model.Alert {
+	t.Helper()
+	h.probe(t, "api", success)
+	h.ev.pass(context.Background(), false)
+	return h.out.take()
+}
+
+const failingRule = `groups:
+- name: liveness
+  rules:
+  - alert: ProbeFailing
+    expr: probe_success == 0
+    for: 1m
+    labels:
+      severity: page
+    annotations:
+      summary: 'Probe {{ $labels.probe }} failing on {{ $externalLabels.replica }} (value {{ $value }})'
+`
+
+func TestForPendingFiringResolved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, writeRules(t, dir, failingRule), clock)
+	defer h.close(t)
+
+	require.Empty(t, h.step(t, 0), "pending alerts are not sent")
+	clock.Add(30 * time.Second)
+	require.Empty(t, h.step(t, 0))
+	fireAt := clock.Add(30 * time.Second)
+	got := h.step(t, 0)
+	require.Len(t, got, 1)
+	a := got[0]
+	require.Equal(t, model.LabelSet{
+		"alertname": "ProbeFailing", "severity": "page", "probe": "api", "kind": "http",
+		"replica": "eu-1", "service": "api", "team": "iot",
+	}, a.Labels)
+	require.Equal(t, model.LabelValue("Probe api failing on eu-1 (value 0)"), a.Annotations["summary"])
+	require.Equal(t, fireAt, a.StartsAt)
+	require.True(t, a.EndsAt.After(fireAt), "a firing alert is valid for a while")
+	require.Contains(t, a.GeneratorURL, "http://tocsin.example:9797/graph?g0.expr=")
+
+	// Still failing: not resent before the resend delay.
+	clock.Add(10 * time.Second)
+	require.Empty(t, h.step(t, 0))
+
+	// ALERTS is written like Prometheus does.
+	requireSeries(t, h.rec, clock.Now(), `ALERTS{alertname="ProbeFailing",alertstate="firing"}`, 1)
+
+	// Recovery resolves and sends the resolved alert at once.
+	resolvedAt := clock.Add(5 * time.Second)
+	got = h.step(t, 1)
+	require.Len(t, got, 1)
+	require.Equal(t, resolvedAt, got[0].EndsAt)
+	require.Equal(t, fireAt, got[0].StartsAt)
+
+	// The resolved alert is sent again after the resend delay.
+	clock.Add(DefaultResendDelay + time.Second)
+	got = h.step(t, 1)
+	require.Len(t, got, 1)
+	require.Equal(t, resolvedAt, got[0].EndsAt)
+
+	// And forgotten after 15 minutes.
+	clock.Add(16 * time.Minute)
+	require.Empty(t, h.step(t, 1))
+	clock.Add(2 * time.Minute)
+	require.Empty(t, h.step(t, 1))
+}
+
+func TestKeepFiringFor(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, writeRules(t, dir, `groups:
+- name: g
+  rules:
+  - alert: Flapping
+    expr: probe_success == 0
+    keep_firing_for: 2m
+`), clock)
+	defer h.close(t)
+
+	got := h.step(t, 0)
+	require.Len(t, got, 1)
+	require.True(t, got[0].EndsAt.After(clock.Now()))
+
+	clock.Add(time.Minute)
+	h.step(t, 1)
+	require.Equal(t, 1, firingCount(h.ev), "keeps firing within keep_firing_for")
+
+	clock.Add(time.Minute)
+	h.step(t, 1)
+	require.Equal(t, 1, firingCount(h.ev), "keep_firing_for counts from when the condition stopped")
+
+	clock.Add(time.Minute)
+	got = h.step(t, 1)
+	require.Equal(t, 0, firingCount(h.ev))
+	require.Len(t, got, 1)
+	require.Equal(t, clock.Now(), got[0].EndsAt, "resolved once keep_firing_for has passed")
+}
+
+func firingCount(ev *Evaluator) int {
+	n := 0
+	for _, g := range ev.Groups() {
+		for _, r := range g.AlertingRules() {
+			for _, a := range r.ActiveAlerts() {
+				if a.State.String() == "firing" {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+func TestRestoreForStateAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rulesFile := writeRules(t, dir, `groups:
+- name: g
+  rules:
+  - alert: Slow
+    expr: probe_success == 0
+    for: 10m
+`)
+	clock := &fakeClock{t: t0}
+
+	// First life: failing from t0, firing at t0+10m.
+	h := newHarness(t, dir, rulesFile, clock)
+	for range 10 {
+		require.Empty(t, h.step(t, 0))
+		clock.Add(time.Minute)
+	}
+	require.Len(t, h.step(t, 0), 1)
+	h.close(t)
+
+	// Down for two minutes; the alert fires again at once after restart
+	// rather than after another ten minutes of pending.
+	clock.Add(2 * time.Minute)
+	h = newHarness(t, dir, rulesFile, clock)
+	got := h.step(t, 0)
+	require.Len(t, got, 1)
+	require.Equal(t, clock.Now(), got[0].StartsAt)
+	h.close(t)
+
+	// A fresh store has no state to restore: pending again.
+	fresh := newHarness(t, t.TempDir(), rulesFile, clock)
+	defer fresh.close(t)
+	require.Empty(t, fresh.step(t, 0))
+}
+
+func TestRestorePendingKeepsTimeSpent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rulesFile := writeRules(t, dir, `groups:
+- name: g
+  rules:
+  - alert: Slow
+    expr: probe_success == 0
+    for: 10m
+`)
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, rulesFile, clock)
+	for range 4 { // pending at t0, +1m, +2m, +3m
+		require.Empty(t, h.step(t, 0))
+		clock.Add(time.Minute)
+	}
+	h.close(t)
+
+	// Restart at t0+5m: 3m spent pending before the outage count.
+	clock.Add(time.Minute)
+	h = newHarness(t, dir, rulesFile, clock)
+	defer h.close(t)
+	require.Empty(t, h.step(t, 0))
+	clock.Add(6*time.Minute + 59*time.Second)
+	require.Empty(t, h.step(t, 0))
+	clock.Add(time.Second)
+	require.Len(t, h.step(t, 0), 1, "fires 7m after restart: 10m for minus 3m already spent")
+}
+
+func TestTriggerEvaluatesOnlyReadingGroupsAtProbeTime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rulesFile := writeRules(t, dir, `groups:
+- name: probes
+  rules:
+  - alert: ProbeFailing
+    expr: probe_success{probe="api"} == 0
+- name: heartbeats
+  rules:
+  - alert: HeartbeatMissing
+    expr: time() - heartbeat_last_received_timestamp_seconds > 120
+`)
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, rulesFile, clock)
+	defer h.close(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.ev.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	// The start-up pass evaluates every group once; the interval (1h)
+	// is far away, so from here on only triggers evaluate.
+	require.Eventually(t, func() bool { return lastEval(h.ev, "heartbeats").Equal(t0) }, 10*time.Second, time.Millisecond)
+
+	probeAt := clock.Add(1500 * time.Millisecond)
+	h.probe(t, "api", 0)
+	select {
+	case got := <-h.out.ch:
+		require.Len(t, got, 1)
+		require.Equal(t, probeAt, got[0].StartsAt, "decided at the probe's time, not at the next tick")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert after the trigger")
+	}
+	require.Equal(t, t0, lastEval(h.ev, "heartbeats"), "a group that does not read the series is not evaluated")
+	require.Equal(t, probeAt, lastEval(h.ev, "probes"))
+
+	// A series no group reads triggers nothing.
+	h.ev.Trigger([]labels.Labels{labels.FromStrings("__name__", "probe_success", "probe", "other")})
+	h.ev.pendMu.Lock()
+	require.Empty(t, h.ev.pending)
+	h.ev.pendMu.Unlock()
+}
+
+func lastEval(ev *Evaluator, name string) time.Time {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, g := range ev.groups {
+		if g.g.Name() == name {
+			return g.last
+		}
+	}
+	return time.Time{}
+}
+
+func TestGroupIntervalSchedulesTicks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rulesFile := writeRules(t, dir, `groups:
+- name: fast
+  interval: 10s
+  rules:
+  - record: r1
+    expr: vector(1)
+- name: slow
+  rules:
+  - record: r2
+    expr: vector(2)
+`)
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, rulesFile, clock)
+	defer h.close(t)
+	wait := h.ev.pass(context.Background(), false)
+	require.Equal(t, 10*time.Second, wait)
+	clock.Add(10 * time.Second)
+	h.ev.pass(context.Background(), false)
+	require.Equal(t, t0.Add(10*time.Second), lastEval(h.ev, "fast"))
+	require.Equal(t, t0, lastEval(h.ev, "slow"))
+	requireSeries(t, h.rec, clock.Now(), `r1`, 1)
+}
+
+func TestLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, writeRules(t, dir, `groups:
+- name: g
+  limit: 1
+  rules:
+  - alert: Down
+    expr: probe_success == 0
+`), clock)
+	defer h.close(t)
+	h.probe(t, "a", 0)
+	h.probe(t, "b", 0)
+	h.ev.pass(context.Background(), false)
+	require.Empty(t, h.out.take())
+	rule := h.ev.Groups()[0].Rules()[0]
+	require.ErrorContains(t, rule.LastError(), "exceeded limit of 1 with 2 alerts")
+}
+
+func TestUpdateKeepsOldRulesOnError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	good := writeRules(t, dir, failingRule)
+	h := newHarness(t, dir, good, clock)
+	defer h.close(t)
+	h.step(t, 0)
+
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(bad, []byte("groups:\n- name: x\n  rules:\n  - alert: X\n    expr: up ==\n"), 0o600))
+	err := h.ev.Update(good, bad)
+	var diags Diagnostics
+	require.ErrorAs(t, err, &diags)
+	require.Equal(t, bad, diags[0].File)
+	require.Equal(t, 5, diags[0].Line)
+	require.Equal(t, []string{good}, h.ev.Files())
+
+	// A changed rule keeps the pending alert's state.
+	require.NoError(t, os.WriteFile(good, []byte(failingRule+"  - alert: Other\n    expr: vector(0) > 1\n"), 0o600))
+	require.NoError(t, h.ev.Update(good))
+	clock.Add(time.Minute)
+	require.Len(t, h.step(t, 0), 1, "the `for` already spent survives the reload")
+}
+
+// requireSeries asserts that an instant query returns n series.
+func requireSeries(t *testing.T, rec *Recorder, at time.Time, query string, n int) {
+	t.Helper()
+	ev, err := NewEvaluator(EvaluatorOptions{Storage: rec, Alerts: func(context.Context, []*model.Alert) {}})
+	require.NoError(t, err)
+	q, err := ev.engine.NewInstantQuery(context.Background(), rec, nil, query, at)
+	require.NoError(t, err)
+	defer q.Close()
+	res := q.Exec(context.Background())
+	require.NoError(t, res.Err)
+	v, err := res.Vector()
+	require.NoError(t, err)
+	require.Len(t, v, n, "%s", v)
+}
