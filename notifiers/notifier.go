@@ -5,6 +5,7 @@ package notifiers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -78,4 +79,9 @@ type Receiver struct {
 	Strategy      string
 	FailoverAfter time.Duration
 	Integrations  []Integration
+}
+
+// String names the integration in logs and messages: "pagerduty[0]".
+func (in *Integration) String() string {
+	return fmt.Sprintf("%s[%d]", in.Name, in.Index)
 }
