@@ -46,8 +46,8 @@ probes:
 		},
 		{
 			name: "wrong scalar type",
-			yaml: "probes:\n- name: a\n  tcp: {address: x, tls: maybe}\n",
-			want: []string{"3:26: cannot unmarshal !!str `maybe` into bool"},
+			yaml: "probes:\n- name: a\n  tcp: {address: x:1, tls: maybe}\n",
+			want: []string{"3:28: cannot unmarshal !!str `maybe` into bool"},
 		},
 		{
 			name: "bad duration at top level",
@@ -66,7 +66,7 @@ probes:
 		},
 		{
 			name: "timeout not shorter than interval",
-			yaml: "probes:\n- name: a\n  interval: 1s\n  timeout: 2s\n  tcp: {address: x}\n",
+			yaml: "probes:\n- name: a\n  interval: 1s\n  timeout: 2s\n  tcp: {address: x:1}\n",
 			want: []string{`4:12: timeout 2s must be shorter than interval 1s`},
 		},
 		{
