@@ -72,7 +72,7 @@ func TestProbeConfigErrors(t *testing.T) {
     expect: {mqtt: {url: 'tcp://b:1883', topic: 'a/#/b', password: x}}
 `,
 			want: []string{`4:47: topic "a/+": a publish topic must not contain`, `4:59: qos must be 0, 1 or 2`, `4:80: protocol_version "4": must be 3.1.1 or 5`,
-				`5:49: topic "a/#/b" is not a valid MQTT topic filter`, `5:11: a password needs a username`},
+				`5:49: topic "a/#/b" is not a valid MQTT topic filter`, `5:68: a password needs a username`},
 		},
 		{
 			name: "http send body without nonce",
