@@ -1,0 +1,206 @@
+package probes
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+)
+
+// maxBody bounds how much of a response body a probe reads.
+const maxBody = 1 << 20
+
+// HTTP checks an HTTP endpoint like blackbox_exporter's http prober: valid
+// status codes, body regular expressions, TLS expectations and phases.
+type HTTP struct {
+	*base
+	cfg       *configs.HTTPProbe
+	client    *http.Client
+	transport *http.Transport
+	mustMatch []*regexp.Regexp
+	mustNot   []*regexp.Regexp
+}
+
+func newHTTPProber(b *base, cfg *configs.HTTPProbe) (*HTTP, error) {
+	tc, err := newTLSConfig(cfg.TLS, "")
+	if err != nil {
+		return nil, err
+	}
+	// A fresh connection per run, so that connect and TLS are measured.
+	tr := &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	p := &HTTP{base: b, cfg: cfg, transport: tr, client: &http.Client{Transport: tr}}
+	if cfg.NoFollowRedirects {
+		p.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	for _, s := range cfg.FailIfBodyNotMatchesRegexp {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		p.mustMatch = append(p.mustMatch, re)
+	}
+	for _, s := range cfg.FailIfBodyMatchesRegexp {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		p.mustNot = append(p.mustNot, re)
+	}
+	return p, nil
+}
+
+// Probe runs one request.
+func (p *HTTP) Probe(ctx context.Context) Result {
+	r, ctx, cancel := p.start(ctx)
+	defer cancel()
+	phases := &phaseTrace{now: p.now}
+	r.HTTPPhases = &phases.p
+	ctx = httptrace.WithClientTrace(ctx, phases.trace())
+	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.cfg.URL, strings.NewReader(p.cfg.Body))
+	if err != nil {
+		fail(&r, ReasonConnect, "request: %v", cleanURLError(err))
+		return p.finish(&r)
+	}
+	setHeaders(req, p.cfg.Headers, string(p.cfg.BearerToken))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		fail(&r, classifyNetErr(ctx, err), "%s %s: %v", p.cfg.Method, safeURL(p.cfg.URL), cleanURLError(err))
+		return p.finish(&r)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	phases.done()
+	r.HTTPStatusCode = resp.StatusCode
+	r.CertExpiry = earliestExpiry(resp.TLS)
+	switch {
+	case err != nil:
+		fail(&r, classifyNetErr(ctx, err), "read body: %v", err)
+	case !validStatus(resp.StatusCode, p.cfg.ValidStatusCodes):
+		fail(&r, ReasonHTTPStatus, "status %d is not valid", resp.StatusCode)
+	case p.cfg.FailIfSSL && resp.TLS != nil:
+		fail(&r, ReasonTLS, "answered over TLS, and fail_if_ssl is set")
+	case p.cfg.FailIfNotSSL && resp.TLS == nil:
+		fail(&r, ReasonTLS, "answered without TLS, and fail_if_not_ssl is set")
+	default:
+		p.checkBody(&r, body)
+	}
+	return p.finish(&r)
+}
+
+func (p *HTTP) checkBody(r *Result, body []byte) {
+	for _, re := range p.mustNot {
+		if re.Match(body) {
+			fail(r, ReasonBody, "body matches %q", re.String())
+			return
+		}
+	}
+	for _, re := range p.mustMatch {
+		if !re.Match(body) {
+			fail(r, ReasonBody, "body does not match %q", re.String())
+			return
+		}
+	}
+}
+
+// Close drops idle connections.
+func (p *HTTP) Close() { p.transport.CloseIdleConnections() }
+
+func validStatus(code int, valid []int) bool {
+	if len(valid) == 0 {
+		return code >= 200 && code < 300
+	}
+	return slices.Contains(valid, code)
+}
+
+func setHeaders(req *http.Request, headers map[string]string, bearer string) {
+	for k, v := range headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+}
+
+// phaseTrace measures blackbox_exporter's phases: resolve, connect, tls,
+// processing (request written → first byte) and transfer (→ body read).
+// Across redirects the phases add up.
+type phaseTrace struct {
+	now                                         func() time.Time
+	p                                           HTTPPhases
+	dnsStart, connStart, tlsStart, wrote, first time.Time
+}
+
+func (t *phaseTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		DNSStart:          func(httptrace.DNSStartInfo) { t.dnsStart = t.now() },
+		DNSDone:           func(httptrace.DNSDoneInfo) { t.p.Resolve += t.now().Sub(t.dnsStart) },
+		ConnectStart:      func(string, string) { t.connStart = t.now() },
+		ConnectDone:       func(string, string, error) { t.p.Connect += t.now().Sub(t.connStart) },
+		TLSHandshakeStart: func() { t.tlsStart = t.now() },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { t.p.TLS += t.now().Sub(t.tlsStart) },
+		WroteRequest:      func(httptrace.WroteRequestInfo) { t.wrote = t.now() },
+		GotFirstResponseByte: func() {
+			t.first = t.now()
+			t.p.Processing += t.first.Sub(t.wrote)
+		},
+	}
+}
+
+func (t *phaseTrace) done() {
+	if !t.first.IsZero() {
+		t.p.Transfer += t.now().Sub(t.first)
+	}
+}
+
+// httpSender sends the nonce as an HTTP request; connections are reused
+// between runs.
+type httpSender struct {
+	cfg       *configs.HTTPSend
+	client    *http.Client
+	transport *http.Transport
+}
+
+func newHTTPSender(cfg *configs.HTTPSend) (*httpSender, error) {
+	tc, err := newTLSConfig(cfg.TLS, "")
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2}
+	return &httpSender{cfg: cfg, transport: tr, client: &http.Client{Transport: tr}}, nil
+}
+
+func (s *httpSender) send(ctx context.Context, payload []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, s.cfg.Method, s.cfg.URL, bytes.NewReader(payload))
+	if err != nil {
+		return 0, withReason(ReasonPublish, cleanURLError(err))
+	}
+	if s.cfg.Body == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	setHeaders(req, s.cfg.Headers, string(s.cfg.BearerToken))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, withReason(classifyNetErr(ctx, err), fmt.Errorf("%s %s: %w", s.cfg.Method, safeURL(s.cfg.URL), cleanURLError(err)))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, withReason(ReasonHTTPStatus, fmt.Errorf("%s %s: status %d", s.cfg.Method, safeURL(s.cfg.URL), resp.StatusCode))
+	}
+	return resp.StatusCode, nil
+}
+
+func (s *httpSender) close() { s.transport.CloseIdleConnections() }
