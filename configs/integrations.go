@@ -32,6 +32,9 @@ type NotifierConfig struct {
 	// alerts. Unset takes the vendor's default, as in Alertmanager: false
 	// for slack and email, true for the others.
 	SendResolved *bool `yaml:"send_resolved,omitempty"`
+	// Order is the config's place among all of its receiver's integrations,
+	// as written in the file; strategy failover tries them in this order.
+	Order int `yaml:"-"`
 }
 
 // SendsResolved reports the effective send_resolved setting.
@@ -263,8 +266,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// validateIntegrations checks every integration of a receiver.
+// validateIntegrations checks every integration of a receiver and numbers
+// them in the order they were written.
 func (r *ReceiverConfig) validateIntegrations(v *validator) {
+	r.orderIntegrations(v)
 	for _, c := range r.PagerDutyConfigs {
 		if c != nil {
 			c.validate(v)
@@ -299,6 +304,72 @@ func (r *ReceiverConfig) validateIntegrations(v *validator) {
 		if c != nil {
 			c.validate(v)
 		}
+	}
+}
+
+// orderIntegrations sets Order on every integration config by its place in
+// the file, so that failover follows what the user wrote even across
+// vendors (pagerduty_configs after opsgenie_configs means Opsgenie first).
+func (r *ReceiverConfig) orderIntegrations(v *validator) {
+	type placed struct {
+		n         *NotifierConfig
+		line, col int
+		seq       int
+	}
+	var all []placed
+	add := func(n *NotifierConfig, node any) {
+		p := placed{n: n, seq: len(all)}
+		if yn := v.pos.of(node); yn != nil {
+			p.line, p.col = yn.Line, yn.Column
+		}
+		all = append(all, p)
+	}
+	for _, c := range r.PagerDutyConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.SlackConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.OpsgenieConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.WebhookConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.EmailConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.MSTeamsConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.TwilioConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b placed) int {
+		if a.line != b.line {
+			return a.line - b.line
+		}
+		if a.col != b.col {
+			return a.col - b.col
+		}
+		return a.seq - b.seq
+	})
+	for i, p := range all {
+		p.n.Order = i
 	}
 }
 

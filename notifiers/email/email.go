@@ -1,0 +1,236 @@
+// Package email sends notifications as mail through an SMTP smarthost,
+// with a plain-text and an HTML body.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/config"
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// defaultTimeout bounds a delivery whose context has no deadline.
+const defaultTimeout = 30 * time.Second
+
+// Notifier mails one list of recipients.
+type Notifier struct {
+	conf       *configs.EmailConfig
+	host       string
+	port       int
+	tls        *tls.Config
+	to         []string
+	now        func() time.Time
+	subject    *notifiers.Template
+	text, html *notifiers.Template
+	headers    map[string]*notifiers.Template
+}
+
+// New builds an email notifier from a validated config.
+func New(c *configs.EmailConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	host, portText, err := net.SplitHostPort(c.Smarthost)
+	if err != nil {
+		return nil, fmt.Errorf("email: smarthost: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("email: smarthost port: %w", err)
+	}
+	tc, err := config.NewTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("email: tls_config: %w", err)
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	n := &Notifier{conf: c, host: host, port: port, tls: tc, now: o.Clock(), headers: map[string]*notifiers.Template{}}
+	for _, a := range strings.Split(c.To, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			n.to = append(n.to, a)
+		}
+	}
+	subject := ""
+	for k, v := range c.Headers {
+		if strings.EqualFold(k, "Subject") {
+			subject = v
+			continue
+		}
+		if n.headers[textproto.CanonicalMIMEHeaderKey(k)], err = notifiers.ParseTemplate(v, ""); err != nil {
+			return nil, fmt.Errorf("email: headers.%s: %w", k, err)
+		}
+	}
+	if n.subject, err = notifiers.ParseTemplate(subject, notifiers.TemplateTitle); err != nil {
+		return nil, fmt.Errorf("email: subject: %w", err)
+	}
+	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateText); err != nil {
+		return nil, fmt.Errorf("email: text: %w", err)
+	}
+	if n.html, err = notifiers.ParseHTMLTemplate(c.HTML, notifiers.TemplateHTML); err != nil {
+		return nil, fmt.Errorf("email: html: %w", err)
+	}
+	return n, nil
+}
+
+// Notify sends one mail. ctx bounds the whole SMTP conversation: when it
+// ends, the connection is closed, even in the middle of a command.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	msg, err := n.message(notif)
+	if err != nil {
+		return false, err
+	}
+	client, cleanup, err := n.client(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cleanup()
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		if ctx.Err() != nil {
+			return true, fmt.Errorf("email: send to %s: %w", n.conf.Smarthost, ctx.Err())
+		}
+		return classify(err)
+	}
+	return false, nil
+}
+
+// client builds a go-mail client whose connection is closed when ctx ends,
+// because go-mail only watches its own timeout after dialling.
+func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
+	// ctx ends the conversation by closing the connection; go-mail's own
+	// timeout is only a backstop, set a little later so that ctx's error,
+	// not an i/o timeout, tells the caller what happened.
+	timeout := defaultTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), 0) + time.Second
+	}
+	var mu sync.Mutex
+	var stops []func() bool
+	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.Close() }))
+		mu.Unlock()
+		return conn, nil
+	}
+	opts := []mail.Option{
+		mail.WithPort(n.port),
+		mail.WithTimeout(timeout),
+		mail.WithTLSConfig(n.tls),
+		mail.WithDialContextFunc(dial),
+	}
+	switch {
+	case n.port == 465:
+		opts = append(opts, mail.WithSSL())
+	case n.conf.RequireTLS == configs.TLSNone:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case n.conf.RequireTLS == configs.TLSOpportunistic:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if n.conf.Hello != "" {
+		opts = append(opts, mail.WithHELO(n.conf.Hello))
+	}
+	if n.conf.AuthUsername != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
+			mail.WithUsername(n.conf.AuthUsername), mail.WithPassword(string(n.conf.AuthPassword)))
+	}
+	c, err := mail.NewClient(n.host, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("email: client: %w", err)
+	}
+	cleanup := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	return c, cleanup, nil
+}
+
+func (n *Notifier) message(notif *notifiers.Notification) (*mail.Msg, error) {
+	subject, err := n.subject.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("email: subject: %w", err)
+	}
+	text, err := n.text.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("email: text: %w", err)
+	}
+	html, err := n.html.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("email: html: %w", err)
+	}
+	m := mail.NewMsg()
+	if err := m.From(n.conf.From); err != nil {
+		return nil, fmt.Errorf("email: from: %w", err)
+	}
+	if err := m.To(n.to...); err != nil {
+		return nil, fmt.Errorf("email: to: %w", err)
+	}
+	m.Subject(strings.Join(strings.Fields(subject), " "))
+	m.SetDateWithValue(n.now())
+	m.SetMessageID()
+	for k, t := range n.headers {
+		v, err := t.Execute(notif)
+		if err != nil {
+			return nil, fmt.Errorf("email: header %s: %w", k, err)
+		}
+		m.SetGenHeader(mail.Header(k), v)
+	}
+	m.SetBodyString(mail.TypeTextPlain, text)
+	if html != "" {
+		m.AddAlternativeString(mail.TypeTextHTML, html)
+	}
+	return m, nil
+}
+
+// classify turns an SMTP failure into tocsin's retry decision: a 4xx reply
+// is temporary, a 5xx reply permanent with the server's words kept as the
+// reason, and anything else (connection, TLS) worth another attempt unless
+// the server cannot meet the configured TLS policy.
+func classify(err error) (bool, error) {
+	var se *mail.SendError
+	if errors.As(err, &se) && se.ErrorCode() != 0 {
+		code := se.ErrorCode()
+		return code < 500, &notifiers.VendorError{Integration: "email", StatusCode: code, Reason: notifiers.TruncateReason(smtpReason(se, code))}
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code < 500, &notifiers.VendorError{Integration: "email", StatusCode: te.Code, Reason: notifiers.TruncateReason(fmt.Sprintf("%d %s", te.Code, te.Msg))}
+	}
+	if strings.Contains(err.Error(), "does not support STARTTLS") {
+		return false, &notifiers.VendorError{Integration: "email", Reason: "the server does not offer STARTTLS and require_tls is mandatory"}
+	}
+	return true, fmt.Errorf("email: %w", err)
+}
+
+// smtpReason finds the server's reply in a go-mail error, which quotes it
+// after what was being done ("closing SMTP DATA writer: 554 \"5.7.1 ...\"")
+// and appends the message ID.
+func smtpReason(err error, code int) string {
+	msg := err.Error()
+	msg, _, _ = strings.Cut(msg, ", affected ")
+	if i := strings.Index(msg, strconv.Itoa(code)+" "); i >= 0 {
+		text := strings.TrimSpace(msg[i+len(strconv.Itoa(code)):])
+		if unq, err := strconv.Unquote(text); err == nil {
+			text = unq
+		}
+		return fmt.Sprintf("%d %s", code, text)
+	}
+	return msg
+}

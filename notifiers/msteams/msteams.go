@@ -1,0 +1,149 @@
+// Package msteams posts an Adaptive Card to a Microsoft Teams channel
+// through a Power Automate Workflows webhook.
+package msteams
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// Teams refuses cards larger than about 28 KB; the text is cut well below.
+const textMax = 20000
+
+// Adaptive Card content type and schema version Teams renders.
+const (
+	cardContentType = "application/vnd.microsoft.card.adaptive"
+	cardVersion     = "1.4"
+	cardSchema      = "http://adaptivecards.io/schemas/adaptive-card.json"
+)
+
+// Message is the body a Workflows webhook takes.
+type Message struct {
+	Type        string       `json:"type"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment wraps one card.
+type Attachment struct {
+	ContentType string  `json:"contentType"`
+	ContentURL  *string `json:"contentUrl"`
+	Content     Card    `json:"content"`
+}
+
+// Card is an Adaptive Card.
+type Card struct {
+	Schema  string         `json:"$schema"`
+	Type    string         `json:"type"`
+	Version string         `json:"version"`
+	Body    []Element      `json:"body"`
+	Actions []Action       `json:"actions,omitempty"`
+	MSTeams map[string]any `json:"msteams,omitempty"`
+}
+
+// Element is a card element: a TextBlock or a FactSet.
+type Element struct {
+	Type   string `json:"type"`
+	Text   string `json:"text,omitempty"`
+	Size   string `json:"size,omitempty"`
+	Weight string `json:"weight,omitempty"`
+	Color  string `json:"color,omitempty"`
+	Wrap   bool   `json:"wrap,omitempty"`
+	Facts  []Fact `json:"facts,omitempty"`
+}
+
+// Fact is one name/value line of a FactSet.
+type Fact struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+}
+
+// Action is a button that opens a URL.
+type Action struct {
+	Type  string `json:"type"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Notifier posts to one Workflows webhook.
+type Notifier struct {
+	conf        *configs.MSTeamsConfig
+	send        *notifiers.HTTPSender
+	title, text *notifiers.Template
+}
+
+// New builds a Teams notifier from a validated config.
+func New(c *configs.MSTeamsConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	send, err := notifiers.NewHTTPSender("msteams", c.HTTPConfig, o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{conf: c, send: send}
+	if n.title, err = notifiers.ParseTemplate(c.Title, notifiers.TemplateTitle); err != nil {
+		return nil, fmt.Errorf("msteams: title: %w", err)
+	}
+	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateText); err != nil {
+		return nil, fmt.Errorf("msteams: text: %w", err)
+	}
+	return n, nil
+}
+
+// Notify posts the card.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	msg, err := n.message(notif)
+	if err != nil {
+		return false, err
+	}
+	_, retry, err := n.send.PostJSON(ctx, string(n.conf.WebhookURL), nil, msg, nil)
+	return retry, err
+}
+
+func (n *Notifier) message(notif *notifiers.Notification) (*Message, error) {
+	title, err := n.title.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("msteams: %w", err)
+	}
+	text, err := n.text.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("msteams: %w", err)
+	}
+	color := "attention"
+	if notif.Status == model.AlertResolved {
+		color = "good"
+	}
+	card := Card{
+		Schema: cardSchema, Type: "AdaptiveCard", Version: cardVersion,
+		Body: []Element{
+			{Type: "TextBlock", Text: strings.Join(strings.Fields(title), " "), Size: "Large", Weight: "Bolder", Color: color, Wrap: true},
+		},
+		MSTeams: map[string]any{"width": "Full"},
+	}
+	if text != "" {
+		// Teams' TextBlock reads Markdown, where a single newline is no break.
+		card.Body = append(card.Body, Element{Type: "TextBlock", Text: notifiers.Truncate(strings.ReplaceAll(text, "\n", "\n\n"), textMax), Wrap: true})
+	}
+	if facts := labelFacts(notif.GroupLabels); len(facts) > 0 {
+		card.Body = append(card.Body, Element{Type: "FactSet", Facts: facts})
+	}
+	if notif.ExternalURL != "" {
+		card.Actions = append(card.Actions, Action{Type: "Action.OpenUrl", Title: "Open tocsin", URL: notif.ExternalURL})
+	}
+	if rb := string(notif.CommonAnnotations["runbook_url"]); rb != "" {
+		card.Actions = append(card.Actions, Action{Type: "Action.OpenUrl", Title: "Runbook", URL: rb})
+	}
+	return &Message{Type: "message", Attachments: []Attachment{{ContentType: cardContentType, Content: card}}}, nil
+}
+
+func labelFacts(ls model.LabelSet) []Fact {
+	kv := notifiers.NewTemplateData(&notifiers.Notification{GroupLabels: ls}).GroupLabels
+	facts := make([]Fact, 0, len(kv))
+	for _, k := range kv.Names() {
+		facts = append(facts, Fact{Title: k, Value: kv[k]})
+	}
+	return facts
+}

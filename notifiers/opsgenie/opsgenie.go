@@ -1,0 +1,174 @@
+// Package opsgenie creates and closes alerts through Opsgenie's Alert API
+// v2, with the group's dedup key as the alert's alias.
+package opsgenie
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// Alert API v2 limits.
+const (
+	messageMax     = 130
+	descriptionMax = 15000
+	sourceMax      = 100
+	entityMax      = 512
+	tagsMax        = 20
+	tagMax         = 50
+	detailMax      = 8000
+)
+
+// Notifier sends alerts to one Opsgenie account.
+type Notifier struct {
+	conf *configs.OpsgenieConfig
+	send *notifiers.HTTPSender
+	log  *slog.Logger
+	base string
+
+	message, description, source, entity, priority, tags *notifiers.Template
+	details                                              map[string]*notifiers.Template
+}
+
+// New builds an Opsgenie notifier from a validated config.
+func New(c *configs.OpsgenieConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	send, err := notifiers.NewHTTPSender("opsgenie", c.HTTPConfig, o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{conf: c, send: send, log: o.Log(), base: strings.TrimSuffix(c.OpsgenieBaseURL(), "/"), details: map[string]*notifiers.Template{}}
+	for _, t := range []struct {
+		dst            **notifiers.Template
+		text, fallback string
+		key            string
+	}{
+		{&n.message, c.Message, notifiers.TemplateTitle, "message"},
+		{&n.description, c.Description, notifiers.TemplateText, "description"},
+		{&n.source, c.Source, "", "source"},
+		{&n.entity, c.Entity, "", "entity"},
+		{&n.priority, c.Priority, "", "priority"},
+		{&n.tags, c.Tags, "", "tags"},
+	} {
+		if t.text == "" && t.fallback == "" {
+			continue
+		}
+		if *t.dst, err = notifiers.ParseTemplate(t.text, t.fallback); err != nil {
+			return nil, fmt.Errorf("opsgenie: %s: %w", t.key, err)
+		}
+	}
+	for k, text := range c.Details {
+		if n.details[k], err = notifiers.ParseTemplate(text, ""); err != nil {
+			return nil, fmt.Errorf("opsgenie: details.%s: %w", k, err)
+		}
+	}
+	return n, nil
+}
+
+// createRequest is the body of POST /v2/alerts.
+type createRequest struct {
+	Message     string            `json:"message"`
+	Alias       string            `json:"alias"`
+	Description string            `json:"description,omitempty"`
+	Responders  []responder       `json:"responders,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+	Entity      string            `json:"entity,omitempty"`
+	Source      string            `json:"source,omitempty"`
+	Priority    string            `json:"priority,omitempty"`
+}
+
+type responder struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Username string `json:"username,omitempty"`
+	Type     string `json:"type"`
+}
+
+// closeRequest is the body of POST /v2/alerts/{alias}/close.
+type closeRequest struct {
+	Source string `json:"source,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Notify creates the group's alert, or closes it when the group resolved.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	header := http.Header{"Authorization": {"GenieKey " + string(n.conf.APIKey)}}
+	var target string
+	var body any
+	if notif.Status == model.AlertResolved {
+		target = n.base + "/v2/alerts/" + url.PathEscape(notif.DedupKey) + "/close?identifierType=alias"
+		body = &closeRequest{Source: n.render(notif, n.source, "tocsin", sourceMax), Note: "Resolved in tocsin"}
+	} else {
+		req, err := n.create(notif)
+		if err != nil {
+			return false, err
+		}
+		target, body = n.base+"/v2/alerts", req
+	}
+	_, retry, err := n.send.PostJSON(ctx, target, header, body, nil)
+	return retry, err
+}
+
+func (n *Notifier) create(notif *notifiers.Notification) (*createRequest, error) {
+	msg, err := n.message.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie: %w", err)
+	}
+	req := &createRequest{
+		Message:     notifiers.Truncate(strings.Join(strings.Fields(msg), " "), messageMax),
+		Alias:       notif.DedupKey,
+		Description: n.render(notif, n.description, "", descriptionMax),
+		Source:      n.render(notif, n.source, "tocsin", sourceMax),
+		Entity:      n.render(notif, n.entity, "", entityMax),
+		Priority:    n.render(notif, n.priority, "", 0),
+		Details:     map[string]string{},
+	}
+	if !slices.Contains([]string{"", "P1", "P2", "P3", "P4", "P5"}, req.Priority) {
+		n.log.Warn("opsgenie priority template gave no P1..P5, leaving the priority to Opsgenie", "priority", req.Priority)
+		req.Priority = ""
+	}
+	for k, v := range notif.CommonLabels {
+		req.Details[string(k)] = notifiers.Truncate(string(v), detailMax)
+	}
+	for k, t := range n.details {
+		req.Details[k] = n.render(notif, t, "", detailMax)
+	}
+	if tags := n.render(notif, n.tags, "", 0); tags != "" {
+		for _, t := range strings.Split(tags, ",") {
+			if t = strings.TrimSpace(t); t != "" && len(req.Tags) < tagsMax {
+				req.Tags = append(req.Tags, notifiers.Truncate(t, tagMax))
+			}
+		}
+	}
+	for _, r := range n.conf.Responders {
+		req.Responders = append(req.Responders, responder{ID: r.ID, Name: r.Name, Username: r.Username, Type: r.Type})
+	}
+	return req, nil
+}
+
+// render executes an optional template and bounds its length (0: no bound).
+func (n *Notifier) render(notif *notifiers.Notification, t *notifiers.Template, fallback string, max int) string {
+	s := fallback
+	if t != nil {
+		out, err := t.Execute(notif)
+		switch {
+		case err != nil:
+			n.log.Warn("opsgenie template failed, using the default", "err", err)
+		case out != "":
+			s = out
+		}
+	}
+	if max > 0 {
+		s = notifiers.Truncate(s, max)
+	}
+	return s
+}

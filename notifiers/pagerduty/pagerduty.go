@@ -1,0 +1,241 @@
+// Package pagerduty pages through PagerDuty's Events API v2: a firing group
+// triggers an incident, a resolved group resolves it, both under the
+// group's dedup key so that retries and replicas land in one incident.
+package pagerduty
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// Events API v2 limits.
+const (
+	summaryMax = 1024
+	maxLinks   = 5
+)
+
+// Severities PagerDuty accepts.
+var severities = map[string]bool{"critical": true, "error": true, "warning": true, "info": true}
+
+// Notifier sends events to one PagerDuty service.
+type Notifier struct {
+	conf        *configs.PagerDutyConfig
+	send        *notifiers.HTTPSender
+	log         *slog.Logger
+	externalURL string
+	now         func() time.Time
+
+	summary, text, severity, source, component, group, class *notifiers.Template
+	details                                                  map[string]*notifiers.Template
+}
+
+// New builds a PagerDuty notifier from a validated config.
+func New(c *configs.PagerDutyConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	send, err := notifiers.NewHTTPSender("pagerduty", c.HTTPConfig, o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{conf: c, send: send, log: o.Log(), externalURL: o.ExternalURL, now: o.Clock(), details: map[string]*notifiers.Template{}}
+	for _, t := range []struct {
+		dst      **notifiers.Template
+		text     string
+		key      string
+		fallback string
+	}{
+		{&n.summary, c.Description, "description", notifiers.TemplateTitle},
+		{&n.text, "", "text", notifiers.TemplateText},
+		{&n.severity, c.Severity, "severity", ""},
+		{&n.source, c.Source, "source", ""},
+		{&n.component, c.Component, "component", ""},
+		{&n.group, c.Group, "group", ""},
+		{&n.class, c.Class, "class", ""},
+	} {
+		if t.text == "" && t.fallback == "" {
+			continue
+		}
+		if *t.dst, err = notifiers.ParseTemplate(t.text, t.fallback); err != nil {
+			return nil, fmt.Errorf("pagerduty: %s: %w", t.key, err)
+		}
+	}
+	for k, text := range c.Details {
+		if n.details[k], err = notifiers.ParseTemplate(text, ""); err != nil {
+			return nil, fmt.Errorf("pagerduty: details.%s: %w", k, err)
+		}
+	}
+	return n, nil
+}
+
+// Notify triggers or resolves the group's incident.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	ev, err := n.event(notif)
+	if err != nil {
+		return false, err
+	}
+	body, retry, err := n.send.PostJSON(ctx, n.conf.URL, nil, ev, nil)
+	if err != nil {
+		return retry, err
+	}
+	n.log.Debug("pagerduty accepted event", "action", ev.Action, "dedup_key", ev.DedupKey, "answer", notifiers.TruncateReason(string(body)))
+	return false, nil
+}
+
+// event builds the Events API v2 body for a notification.
+func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
+	ev := &pd.V2Event{
+		RoutingKey: string(n.conf.RoutingKey),
+		DedupKey:   notif.DedupKey,
+		Client:     n.conf.Client,
+		ClientURL:  n.conf.ClientURL,
+	}
+	if ev.ClientURL == "" {
+		ev.ClientURL = notif.ExternalURL
+	}
+	if notif.Status == model.AlertResolved {
+		ev.Action = "resolve"
+		return ev, nil
+	}
+	ev.Action = "trigger"
+	summary, err := n.summary.Execute(notif)
+	if err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	p := &pd.V2Payload{
+		Summary:  notifiers.Truncate(strings.Join(strings.Fields(summary), " "), summaryMax),
+		Source:   n.render(notif, n.source, defaultSource(notif)),
+		Severity: n.render(notif, n.severity, ""),
+	}
+	if !severities[p.Severity] {
+		p.Severity = Severity(notif)
+	}
+	p.Component = n.render(notif, n.component, "")
+	p.Group = n.render(notif, n.group, "")
+	p.Class = n.render(notif, n.class, "")
+	if start := earliestStart(notif); !start.IsZero() {
+		p.Timestamp = start.UTC().Format(time.RFC3339)
+	}
+	p.Details = n.customDetails(notif)
+	ev.Payload = p
+	ev.Links = links(notif)
+	return ev, nil
+}
+
+// render executes an optional template, falling back on an empty result.
+func (n *Notifier) render(notif *notifiers.Notification, t *notifiers.Template, fallback string) string {
+	if t == nil {
+		return fallback
+	}
+	s, err := t.Execute(notif)
+	if err != nil || s == "" {
+		if err != nil {
+			n.log.Warn("pagerduty template failed, using the default", "err", err)
+		}
+		return fallback
+	}
+	return s
+}
+
+func (n *Notifier) customDetails(notif *notifiers.Notification) map[string]any {
+	d := map[string]any{
+		"firing":       len(notif.Firing()),
+		"resolved":     len(notif.Resolved()),
+		"group_labels": labelMap(notif.GroupLabels),
+	}
+	if text := n.render(notif, n.text, ""); text != "" {
+		d["text"] = text
+	}
+	for k, t := range n.details {
+		d[k] = n.render(notif, t, "")
+	}
+	return d
+}
+
+func labelMap(ls model.LabelSet) map[string]string {
+	m := make(map[string]string, len(ls))
+	for k, v := range ls {
+		m[string(k)] = string(v)
+	}
+	return m
+}
+
+// Severity maps the alerts' severity label to PagerDuty's four levels,
+// taking the most severe alert that is firing; unknown values give error.
+func Severity(notif *notifiers.Notification) string {
+	rank := map[string]int{"info": 1, "warning": 2, "error": 3, "critical": 4}
+	best := ""
+	for _, a := range notif.Alerts {
+		s := mapSeverity(string(a.Labels["severity"]))
+		if rank[s] > rank[best] {
+			best = s
+		}
+	}
+	if best == "" {
+		return "error"
+	}
+	return best
+}
+
+func mapSeverity(s string) string {
+	switch strings.ToLower(s) {
+	case "critical", "crit", "page", "fatal", "emergency", "p1":
+		return "critical"
+	case "error", "err", "high", "major", "p2":
+		return "error"
+	case "warning", "warn", "medium", "minor", "p3":
+		return "warning"
+	case "info", "informational", "low", "none", "notice", "p4", "p5":
+		return "info"
+	case "":
+		return ""
+	}
+	return "error"
+}
+
+// defaultSource names where the problem is: the probe, instance or
+// service the whole group shares, else the replica, else tocsin.
+func defaultSource(notif *notifiers.Notification) string {
+	for _, l := range []model.LabelName{"probe", "instance", "service", "replica"} {
+		if v := notif.CommonLabels[l]; v != "" {
+			return string(v)
+		}
+	}
+	return "tocsin"
+}
+
+func earliestStart(notif *notifiers.Notification) time.Time {
+	var t time.Time
+	for _, a := range notif.Alerts {
+		if !a.StartsAt.IsZero() && (t.IsZero() || a.StartsAt.Before(t)) {
+			t = a.StartsAt
+		}
+	}
+	return t
+}
+
+// links point back to tocsin, the runbook and each alert's source.
+func links(notif *notifiers.Notification) []any {
+	var out []any
+	seen := map[string]bool{}
+	add := func(href, text string) {
+		if href == "" || seen[href] || len(out) >= maxLinks {
+			return
+		}
+		seen[href] = true
+		out = append(out, map[string]string{"href": href, "text": text})
+	}
+	add(notif.ExternalURL, "tocsin")
+	add(string(notif.CommonAnnotations["runbook_url"]), "runbook")
+	for _, a := range notif.Alerts {
+		add(string(a.Annotations["runbook_url"]), "runbook: "+string(a.Labels["alertname"]))
+		add(a.GeneratorURL, "source: "+string(a.Labels["alertname"]))
+	}
+	return out
+}

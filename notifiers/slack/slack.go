@@ -1,0 +1,250 @@
+// Package slack posts notifications to Slack, through an incoming webhook
+// or, with a bot token, through chat.postMessage; with a bot token, a
+// resolved group updates the message that announced it (chat.update).
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/common/model"
+	"github.com/slack-go/slack"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// Block Kit limits.
+const (
+	headerMax   = 150
+	sectionMax  = 3000
+	sectionsMax = 10
+	// rememberMax bounds the messages remembered for chat.update; beyond it
+	// the oldest is forgotten and its resolve is posted as a new message.
+	rememberMax = 10000
+)
+
+// Slack Web API errors that are worth another attempt.
+var retryableAPIErrors = []string{"ratelimited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
+
+// Notifier posts to one Slack channel or webhook.
+type Notifier struct {
+	conf        *configs.SlackConfig
+	send        *notifiers.HTTPSender
+	log         *slog.Logger
+	title, text *notifiers.Template
+
+	mu   sync.Mutex
+	sent map[string]posted // dedup key → message to update on resolve
+	seq  uint64
+}
+
+type posted struct {
+	channel, ts string
+	seq         uint64
+}
+
+// New builds a Slack notifier from a validated config.
+func New(c *configs.SlackConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	send, err := notifiers.NewHTTPSender("slack", c.HTTPConfig, o)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{conf: c, send: send, log: o.Log(), sent: map[string]posted{}}
+	if n.title, err = notifiers.ParseTemplate(c.Title, notifiers.TemplateTitle); err != nil {
+		return nil, fmt.Errorf("slack: title: %w", err)
+	}
+	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateText); err != nil {
+		return nil, fmt.Errorf("slack: text: %w", err)
+	}
+	return n, nil
+}
+
+// Notify posts the notification, or with a bot token updates the message
+// of a group that resolved.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	title, blocks, err := n.render(notif)
+	if err != nil {
+		return false, err
+	}
+	if n.conf.Token == "" {
+		msg := &slack.WebhookMessage{
+			Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL,
+			Text: title, Blocks: blocks,
+		}
+		_, retry, err := n.send.PostJSON(ctx, string(n.conf.APIURL), nil, msg, nil)
+		return retry, err
+	}
+	return n.notifyBot(ctx, notif, title, blocks)
+}
+
+// apiMessage is the JSON body of chat.postMessage and chat.update.
+type apiMessage struct {
+	Channel   string        `json:"channel"`
+	TS        string        `json:"ts,omitempty"`
+	Text      string        `json:"text"`
+	Blocks    *slack.Blocks `json:"blocks,omitempty"`
+	Username  string        `json:"username,omitempty"`
+	IconEmoji string        `json:"icon_emoji,omitempty"`
+	IconURL   string        `json:"icon_url,omitempty"`
+}
+
+type apiAnswer struct {
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, title string, blocks *slack.Blocks) (bool, error) {
+	msg := &apiMessage{Channel: n.conf.Channel, Text: title, Blocks: blocks, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL}
+	if notif.Status == model.AlertResolved {
+		if p, ok := n.lookup(notif.DedupKey); ok {
+			upd := *msg
+			upd.Channel, upd.TS = p.channel, p.ts
+			// chat.update takes no username or icon.
+			upd.Username, upd.IconEmoji, upd.IconURL = "", "", ""
+			_, retry, err := n.call(ctx, "chat.update", &upd)
+			if err == nil {
+				n.forget(notif.DedupKey)
+				return false, nil
+			}
+			var ve *notifiers.VendorError
+			if !errors.As(err, &ve) || !strings.HasSuffix(ve.Reason, ": message_not_found") {
+				return retry, err
+			}
+			// The message is gone; say it in a new one.
+			n.forget(notif.DedupKey)
+		}
+	}
+	ans, retry, err := n.call(ctx, "chat.postMessage", msg)
+	if err != nil {
+		return retry, err
+	}
+	if notif.Status != model.AlertResolved {
+		n.remember(notif.DedupKey, ans.Channel, ans.TS)
+	}
+	return false, nil
+}
+
+// call invokes one Web API method; Slack refuses with HTTP 200 and
+// ok:false, so the answer's error code becomes the vendor's reason.
+func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*apiAnswer, bool, error) {
+	base := string(n.conf.APIURL)
+	if base == "" {
+		base = configs.DefaultSlackAPIURL
+	}
+	header := http.Header{"Authorization": {"Bearer " + string(n.conf.Token)}}
+	body, retry, err := n.send.PostJSON(ctx, strings.TrimSuffix(base, "/")+"/"+method, header, msg, nil)
+	if err != nil {
+		return nil, retry, err
+	}
+	var ans apiAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, true, fmt.Errorf("slack: %s: unreadable answer: %w", method, err)
+	}
+	if !ans.OK {
+		code := ans.Error
+		if code == "" {
+			code = "unknown_error"
+		}
+		return nil, slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: method + ": " + code}
+	}
+	return &ans, false, nil
+}
+
+func (n *Notifier) lookup(key string) (posted, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.sent[key]
+	return p, ok
+}
+
+func (n *Notifier) forget(key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.sent, key)
+}
+
+func (n *Notifier) remember(key, channel, ts string) {
+	if channel == "" || ts == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.sent[key]; !ok && len(n.sent) >= rememberMax {
+		oldest, oldestSeq := "", ^uint64(0)
+		for k, p := range n.sent {
+			if p.seq < oldestSeq {
+				oldest, oldestSeq = k, p.seq
+			}
+		}
+		delete(n.sent, oldest)
+	}
+	n.seq++
+	n.sent[key] = posted{channel: channel, ts: ts, seq: n.seq}
+}
+
+// render lays the message out in Block Kit: a header with the title, the
+// text in sections, and a context line linking back to tocsin.
+func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks, error) {
+	title, err := n.title.Execute(notif)
+	if err != nil {
+		return "", nil, fmt.Errorf("slack: %w", err)
+	}
+	text, err := n.text.Execute(notif)
+	if err != nil {
+		return "", nil, fmt.Errorf("slack: %w", err)
+	}
+	title = strings.Join(strings.Fields(title), " ")
+	if title == "" {
+		title = "tocsin"
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, notifiers.Truncate(title, headerMax), false, false))}
+	for i, chunk := range chunks(text, sectionMax) {
+		if i == sectionsMax {
+			break
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, chunk, false, true), nil, nil))
+	}
+	if notif.ExternalURL != "" {
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+notif.ExternalURL+"|tocsin>", false, true)))
+	}
+	return title, &slack.Blocks{BlockSet: blocks}, nil
+}
+
+// chunks splits text at line breaks into pieces of at most max runes.
+func chunks(text string, max int) []string {
+	var out []string
+	var cur strings.Builder
+	curLen := 0
+	for _, line := range strings.Split(text, "\n") {
+		l := len([]rune(line))
+		if curLen > 0 && curLen+1+l > max {
+			out = append(out, cur.String())
+			cur.Reset()
+			curLen = 0
+		}
+		if l > max {
+			line = notifiers.Truncate(line, max)
+			l = max
+		}
+		if curLen > 0 {
+			cur.WriteByte('\n')
+			curLen++
+		}
+		cur.WriteString(line)
+		curLen += l
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+// Package webhook posts Alertmanager's version-4 webhook payload, so that
+// receivers written for Alertmanager work with tocsin unchanged.
+package webhook
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+)
+
+// Version is the payload version Alertmanager sends.
+const Version = "4"
+
+// Message is Alertmanager's webhook payload.
+type Message struct {
+	Version           string         `json:"version"`
+	GroupKey          string         `json:"groupKey"`
+	TruncatedAlerts   int            `json:"truncatedAlerts"`
+	Status            string         `json:"status"`
+	Receiver          string         `json:"receiver"`
+	GroupLabels       model.LabelSet `json:"groupLabels"`
+	CommonLabels      model.LabelSet `json:"commonLabels"`
+	CommonAnnotations model.LabelSet `json:"commonAnnotations"`
+	ExternalURL       string         `json:"externalURL"`
+	Alerts            []Alert        `json:"alerts"`
+}
+
+// Alert is one alert of a Message.
+type Alert struct {
+	Status       string         `json:"status"`
+	Labels       model.LabelSet `json:"labels"`
+	Annotations  model.LabelSet `json:"annotations"`
+	StartsAt     time.Time      `json:"startsAt"`
+	EndsAt       time.Time      `json:"endsAt"`
+	GeneratorURL string         `json:"generatorURL"`
+	Fingerprint  string         `json:"fingerprint"`
+}
+
+// Notifier posts to one webhook URL.
+type Notifier struct {
+	conf *configs.WebhookConfig
+	send *notifiers.HTTPSender
+	now  func() time.Time
+}
+
+// New builds a webhook notifier from a validated config.
+func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error) {
+	send, err := notifiers.NewHTTPSender("webhook", c.HTTPConfig, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{conf: c, send: send, now: o.Clock()}, nil
+}
+
+// Notify posts the notification as Alertmanager would.
+func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	_, retry, err := n.send.PostJSON(ctx, string(n.conf.URL), nil, NewMessage(notif, n.conf.MaxAlerts, n.now()), nil)
+	return retry, err
+}
+
+// NewMessage builds the payload, keeping at most maxAlerts alerts (0: all).
+func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Message {
+	m := &Message{
+		Version:           Version,
+		GroupKey:          notif.GroupKey,
+		Status:            string(notif.Status),
+		Receiver:          notif.Receiver,
+		GroupLabels:       orEmpty(notif.GroupLabels),
+		CommonLabels:      orEmpty(notif.CommonLabels),
+		CommonAnnotations: orEmpty(notif.CommonAnnotations),
+		ExternalURL:       notif.ExternalURL,
+		Alerts:            make([]Alert, 0, len(notif.Alerts)),
+	}
+	if m.Status == "" {
+		m.Status = string(model.AlertFiring)
+	}
+	alerts := notif.Alerts
+	if maxAlerts > 0 && len(alerts) > maxAlerts {
+		m.TruncatedAlerts = len(alerts) - maxAlerts
+		alerts = alerts[:maxAlerts]
+	}
+	for _, a := range alerts {
+		status := model.AlertFiring
+		if a.ResolvedAt(now) {
+			status = model.AlertResolved
+		}
+		m.Alerts = append(m.Alerts, Alert{
+			Status:       string(status),
+			Labels:       orEmpty(a.Labels),
+			Annotations:  orEmpty(a.Annotations),
+			StartsAt:     a.StartsAt,
+			EndsAt:       a.EndsAt,
+			GeneratorURL: a.GeneratorURL,
+			Fingerprint:  a.Fingerprint().String(),
+		})
+	}
+	return m
+}
+
+// orEmpty makes a nil label set encode as {} rather than null, as
+// Alertmanager's does.
+func orEmpty(ls model.LabelSet) model.LabelSet {
+	if ls == nil {
+		return model.LabelSet{}
+	}
+	return ls
+}
