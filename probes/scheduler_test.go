@@ -1,0 +1,217 @@
+package probes
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+)
+
+// holdingServer accepts connections and holds them open until the client
+// closes, counting the most held at once.
+type holdingServer struct {
+	ln          net.Listener
+	wg          sync.WaitGroup
+	active, max atomic.Int32
+	total       atomic.Int32
+}
+
+func newHoldingServer(t *testing.T) *holdingServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h := &holdingServer{ln: ln}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.total.Add(1)
+			n := h.active.Add(1)
+			for {
+				m := h.max.Load()
+				if n <= m || h.max.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				_, _ = io.Copy(io.Discard, c)
+				h.active.Add(-1)
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); h.wg.Wait() })
+	return h
+}
+
+func tcpProbe(name, addr string, expect string) *configs.ProbeConfig {
+	return &configs.ProbeConfig{Name: name, Interval: model.Duration(60 * time.Millisecond), Timeout: model.Duration(30 * time.Millisecond),
+		TCP: &configs.TCPProbe{Address: addr, Expect: expect}}
+}
+
+func startScheduler(t *testing.T, probes []*configs.ProbeConfig, opts SchedulerOptions) (*Scheduler, chan Result) {
+	results := make(chan Result, 1000)
+	opts.Replica = testReplica
+	opts.Sink = func(r Result) {
+		select {
+		case results <- r:
+		default:
+		}
+	}
+	s, err := NewScheduler(probes, opts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return s, results
+}
+
+// waitFor reads results until every named probe has delivered n of them.
+func waitFor(t *testing.T, results chan Result, n int, names ...string) map[string]Result {
+	t.Helper()
+	seen := map[string]int{}
+	last := map[string]Result{}
+	timeout := time.After(10 * time.Second)
+	for {
+		done := true
+		for _, name := range names {
+			if seen[name] < n {
+				done = false
+			}
+		}
+		if done {
+			return last
+		}
+		select {
+		case r := <-results:
+			seen[r.Probe]++
+			last[r.Probe] = r
+		case <-timeout:
+			t.Fatalf("timed out waiting for %v; seen %v", names, seen)
+		}
+	}
+}
+
+func TestSchedulerRunsUpdatesAndCollects(t *testing.T) {
+	t.Parallel()
+	srv := newHoldingServer(t)
+	addr := srv.ln.Addr().String()
+	s, results := startScheduler(t, []*configs.ProbeConfig{tcpProbe("a", addr, ""), tcpProbe("b", addr, ""), tcpProbe("c", addr, "")}, SchedulerOptions{})
+	got := waitFor(t, results, 2, "a", "b", "c")
+	require.True(t, got["a"].Success, got["a"].Detail)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP probe_success Whether the probe's last run succeeded.
+# TYPE probe_success gauge
+probe_success{kind="tcp",probe="a",replica="test-1"} 1
+probe_success{kind="tcp",probe="b",replica="test-1"} 1
+probe_success{kind="tcp",probe="c",replica="test-1"} 1
+`), "probe_success"))
+
+	s.mu.Lock()
+	unchanged := s.runners["a"].prober
+	s.mu.Unlock()
+	// b is removed, c changes (it now expects a line that never comes), d is new.
+	require.NoError(t, s.Update([]*configs.ProbeConfig{tcpProbe("a", addr, ""), tcpProbe("c", addr, "never"), tcpProbe("d", addr, "")}))
+	s.mu.Lock()
+	require.Same(t, unchanged, s.runners["a"].prober)
+	require.NotContains(t, s.runners, "b")
+	s.mu.Unlock()
+	for {
+		got = waitFor(t, results, 1, "c", "d")
+		if got["c"].Reason != "" {
+			break
+		}
+	}
+	require.Equal(t, ReasonTimeout, got["c"].Reason)
+	require.Equal(t, 3, testutil.CollectAndCount(s, "probe_success"))
+
+	// A probe that cannot be built leaves everything as it was.
+	bad := tcpProbe("e", addr, "")
+	bad.TCP.Expect = "("
+	require.Error(t, s.Update([]*configs.ProbeConfig{bad}))
+	s.mu.Lock()
+	require.Len(t, s.runners, 3)
+	s.mu.Unlock()
+}
+
+func TestSchedulerBoundsConcurrency(t *testing.T) {
+	t.Parallel()
+	srv := newHoldingServer(t)
+	addr := srv.ln.Addr().String()
+	var probes []*configs.ProbeConfig
+	for _, name := range []string{"a", "b", "c", "d"} {
+		probes = append(probes, tcpProbe(name, addr, "never")) // each run holds its connection until the timeout
+	}
+	_, results := startScheduler(t, probes, SchedulerOptions{MaxConcurrent: 1})
+	var runs []Result
+	for len(runs) < 8 {
+		runs = append(runs, <-results)
+	}
+	// With one run at a time, no two runs overlap.
+	slices.SortFunc(runs, func(a, b Result) int { return a.Time.Compare(b.Time) })
+	for i := 1; i < len(runs); i++ {
+		prevEnd := runs[i-1].Time.Add(runs[i-1].Duration)
+		require.False(t, runs[i].Time.Before(prevEnd), "run %d of %s started before %s ended", i, runs[i].Probe, runs[i-1].Probe)
+	}
+}
+
+func TestSchedulerHeartbeatIsRecordedAtOnce(t *testing.T) {
+	t.Parallel()
+	hb := &configs.ProbeConfig{Name: "hb", Interval: model.Duration(time.Hour), Timeout: model.Duration(time.Second),
+		Heartbeat: &configs.HeartbeatProbe{Grace: model.Duration(time.Minute), Token: "t"}}
+	s, results := startScheduler(t, []*configs.ProbeConfig{hb}, SchedulerOptions{})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+HeartbeatPath+"hb", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	r := waitFor(t, results, 1, "hb")["hb"]
+	require.True(t, r.Success)
+	require.False(t, r.LastHeartbeat.IsZero())
+}
+
+func TestNextRunSpreadsAndSkipsMissedSlots(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0) // a multiple of 10s
+	require.Equal(t, 3*time.Second, nextRun(now, 10*time.Second, 3*time.Second))
+	require.Equal(t, 10*time.Second, nextRun(now, 10*time.Second, 0))
+	require.Equal(t, 2*time.Second, nextRun(now.Add(11*time.Second), 10*time.Second, 3*time.Second))
+
+	s := &Scheduler{opts: SchedulerOptions{Replica: "eu-1"}}
+	offsets := map[time.Duration]bool{}
+	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
+		o := s.offset(name, 10*time.Second)
+		require.Less(t, o, 10*time.Second)
+		offsets[o] = true
+	}
+	require.Greater(t, len(offsets), 3, "probes should not all start together")
+}
