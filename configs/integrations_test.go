@@ -1,0 +1,168 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// integrationFile wraps one receiver's integration section into a whole config.
+func integrationFile(section string) string {
+	return "global: {replica: test}\nroute: {receiver: r}\nreceivers:\n- name: r\n" + section
+}
+
+func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "pd.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32\n"), 0o600))
+	emptyFile := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(emptyFile, nil, 0o600))
+	badURLFile := filepath.Join(dir, "hook")
+	require.NoError(t, os.WriteFile(badURLFile, []byte("hooks.slack.com/services/T0K3N"), 0o600))
+
+	tests := []struct {
+		name    string
+		section string
+		want    []string // "line:col: message fragment"
+		secret  string   // must not appear in any message
+	}{
+		{
+			name:    "both routing_key and routing_key_file",
+			section: "  pagerduty_configs:\n  - routing_key: abc\n    routing_key_file: " + keyFile + "\n",
+			want:    []string{"7:23: set either routing_key or routing_key_file, not both"},
+			secret:  "abc",
+		},
+		{
+			name:    "neither routing_key nor routing_key_file",
+			section: "  pagerduty_configs:\n  - severity: critical\n",
+			want:    []string{"6:5: routing_key or routing_key_file is required"},
+		},
+		{
+			name:    "unreadable and empty secret files",
+			section: "  opsgenie_configs:\n  - api_key_file: /nonexistent/og\n  - api_key_file: " + emptyFile + "\n",
+			want:    []string{"6:19: api_key_file: cannot read secret", "7:19: api_key_file: " + emptyFile + " is empty"},
+		},
+		{
+			name:    "bad pagerduty url and severity",
+			section: "  pagerduty_configs:\n  - routing_key_file: " + keyFile + "\n    url: 'ftp://events.example/v2'\n    severity: urgent\n",
+			want:    []string{`7:10: url: URL "ftp://events.example/v2" must use http or https`, `8:15: severity must be one of critical, error, warning, info`},
+		},
+		{
+			name:    "webhook url without a scheme, from a file: the URL is not shown",
+			section: "  slack_configs:\n  - api_url_file: " + badURLFile + "\n",
+			want:    []string{"6:19: api_url: URL must use http or https (URL not shown"},
+			secret:  "T0K3N",
+		},
+		{
+			name:    "inline webhook url with a bad port: the URL is not shown",
+			section: "  webhook_configs:\n  - url: 'http://hook.example:99x/T0K3N'\n",
+			want:    []string{"6:10: url: bad URL (not shown, it may hold a secret): invalid port"},
+			secret:  "T0K3N",
+		},
+		{
+			name:    "msteams needs a webhook_url",
+			section: "  msteams_configs:\n  - title: hi\n",
+			want:    []string{"6:5: webhook_url or webhook_url_file is required"},
+		},
+		{
+			name:    "slack needs a webhook or a token, and a bot needs a channel",
+			section: "  slack_configs:\n  - channel: '#x'\n  - token: xoxb-1\n",
+			want:    []string{"6:5: slack needs api_url", "7:5: a bot token needs a channel"},
+			secret:  "xoxb-1",
+		},
+		{
+			name:    "opsgenie with both api_url and region, bad priority and responder",
+			section: "  opsgenie_configs:\n  - api_key: k\n    api_url: 'https://og.example/'\n    region: eu\n    priority: P9\n    responders: [{type: squad, name: ops}, {type: team}]\n",
+			want: []string{
+				"8:13: set either api_url or region, not both",
+				"9:15: priority must be P1, P2, P3, P4 or P5",
+				"10:25: responder type must be one of team, user, escalation, schedule",
+				"10:44: responder needs an id, name or username",
+			},
+		},
+		{
+			name:    "opsgenie region",
+			section: "  opsgenie_configs:\n  - api_key: k\n    region: asia\n",
+			want:    []string{`7:13: region must be us or eu, not "asia"`},
+		},
+		{
+			name:    "email: missing to, bad from, smarthost without port, bad require_tls",
+			section: "  email_configs:\n  - from: 'not an address'\n    smarthost: mail.example\n    require_tls: sometimes\n",
+			want: []string{
+				"6:5: to is required",
+				"6:11: from: bad address",
+				"7:16: smarthost must be host:port",
+				"8:18: require_tls must be true, false, mandatory, opportunistic or none",
+			},
+		},
+		{
+			name:    "email: password without user, both password keys",
+			section: "  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_password: s3cr3t, auth_password_file: " + keyFile + "}\n",
+			want:    []string{"6:92: auth_password needs auth_username", "6:120: set either auth_password or auth_password_file, not both"},
+			secret:  "s3cr3t",
+		},
+		{
+			name:    "twilio: bad sid, bad to, missing token",
+			section: "  twilio_configs:\n  - account_sid: AB123\n    from: '+15550000000'\n    to: '555-1234'\n",
+			want:    []string{"6:5: auth_token or auth_token_file is required", "6:18: account_sid must be AC followed by 32 hex digits", "8:9: to must be a phone number in E.164 form"},
+		},
+		{
+			name:    "bad templates",
+			section: "  slack_configs:\n  - api_url: 'https://hooks.example/x'\n    title: '{{ .Status '\n    text: '{{ nosuchfunc . }}'\n",
+			want:    []string{"7:12: title: bad template", `8:11: text: bad template: 1: function "nosuchfunc" not defined`},
+		},
+		{
+			name:    "bad http_config",
+			section: "  webhook_configs:\n  - url: 'https://hook.example/'\n    http_config: {bearer_token: a, bearer_token_file: b}\n",
+			want:    []string{"7:18: "},
+		},
+		{
+			name:    "unknown key names the valid ones",
+			section: "  pagerduty_configs:\n  - routing_key: k\n    service_key: old\n",
+			want:    []string{`7:5: unknown key "service_key" in pager duty; valid keys: class, client`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("tocsin.yml", []byte(integrationFile(tc.section)))
+			require.Error(t, err)
+			errs := AsErrors("tocsin.yml", err)
+			require.Len(t, errs, len(tc.want), "errors: %v", err)
+			for i, want := range tc.want {
+				require.Contains(t, errs[i].Error(), "tocsin.yml:"+want)
+			}
+			if tc.secret != "" {
+				require.NotContains(t, err.Error(), tc.secret)
+			}
+		})
+	}
+}
+
+func TestIntegrationDefaultsAndSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pd.key"), []byte("  R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hook"), []byte("https://hooks.slack.com/services/T/B/X\n"), 0o600))
+	file := filepath.Join(dir, "tocsin.yml")
+	cfg, err := Load(file, []byte(integrationFile(`  pagerduty_configs: [{routing_key_file: pd.key}]
+  slack_configs: [{api_url_file: hook}, {token: xoxb-1, channel: '#oncall'}]
+  email_configs: [{to: 'a@example.com, b@example.com', from: t@example.com, smarthost: 'mail.example:587', require_tls: false}]
+  webhook_configs: [{url: 'http://hook.example/', send_resolved: false, max_alerts: 5}]
+`)))
+	require.NoError(t, err)
+	r := cfg.Receivers[0]
+	pd := r.PagerDutyConfigs[0]
+	require.Equal(t, "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32", string(pd.RoutingKey))
+	require.Equal(t, DefaultPagerDutyURL, pd.URL)
+	require.True(t, pd.SendsResolved())
+	require.NotNil(t, pd.HTTPConfig)
+	require.Equal(t, "https://hooks.slack.com/services/T/B/X", string(r.SlackConfigs[0].APIURL))
+	require.False(t, r.SlackConfigs[0].SendsResolved())
+	require.Equal(t, TLSOpportunistic, r.EmailConfigs[0].RequireTLS)
+	require.False(t, r.EmailConfigs[0].SendsResolved())
+	require.False(t, r.WebhookConfigs[0].SendsResolved())
+	require.Equal(t, []int{0, 1, 2, 3, 4}, []int{pd.Order, r.SlackConfigs[0].Order, r.SlackConfigs[1].Order, r.EmailConfigs[0].Order, r.WebhookConfigs[0].Order})
+	require.False(t, strings.Contains(cfg.String(), "R0UT1NGKEY"), "secrets are redacted when the config is shown")
+}
