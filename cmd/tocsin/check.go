@@ -15,7 +15,7 @@ func newCheckCmd() *cobra.Command {
 		Example: `  tocsin check config tocsin.yml
   tocsin check rules rules/*.yml`,
 	}
-	cmd.AddCommand(newCheckConfigCmd())
+	cmd.AddCommand(newCheckConfigCmd(), newCheckRulesCmd())
 	return cmd
 }
 

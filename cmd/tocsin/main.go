@@ -46,6 +46,7 @@ can fail silently.`,
 	root.AddCommand(
 		newRunCmd(),
 		newCheckCmd(),
+		newTestCmd(),
 		newVersionCmd(),
 	)
 	return root
