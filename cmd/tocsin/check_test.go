@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// runCLI runs tocsin's root command in-process and returns its exit code,
+// stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	root := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	code := 0
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case err != nil:
+		code = 1
+		stderr.WriteString(err.Error())
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(good, []byte(runConfig), 0o600))
+	require.NoError(t, os.WriteFile(bad, []byte(`global:
+  replica: eu-1
+  bogus: 1
+probes:
+- name: a
+  interval: 2x
+  tcp: {address: "x:1"}
+- name: a
+  tcp: {address: "x:1"}
+`), 0o600))
+
+	code, out, _ := runCLI(t, "check", "config", good)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, good+": OK")
+
+	code, _, errOut := runCLI(t, "check", "config", good, bad)
+	require.Equal(t, 1, code)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Equal(t, []string{
+		bad + `:3:3: unknown key "bogus" in global; valid keys: external_labels, replica, scrape_defaults`,
+		bad + `:6:13: unknown unit "x" in duration "2x"`,
+		bad + `:8:9: probe name "a" is used more than once`,
+	}, lines)
+
+	code, _, errOut = runCLI(t, "check", "config", filepath.Join(dir, "missing.yml"))
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "missing.yml: read config:")
+}
+
+func TestHelpListsCommandsWithExamples(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	require.Equal(t, 0, code)
+	for _, c := range []string{"run", "check", "version"} {
+		require.Contains(t, out, "\n  "+c+" ")
+	}
+	for _, c := range newRootCmd().Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		require.NotEmpty(t, c.Example, "command %q needs an example", c.Name())
+	}
+}
