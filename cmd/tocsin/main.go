@@ -47,6 +47,7 @@ can fail silently.`,
 		newRunCmd(),
 		newCheckCmd(),
 		newTestCmd(),
+		newProbeCmd(),
 		newVersionCmd(),
 	)
 	return root
