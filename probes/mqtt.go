@@ -197,7 +197,8 @@ func (c *mqttConn) unsubscribe(ctx context.Context, m *matcher, filter string) {
 		delete(subs, filter)
 	}
 	c.mu.Unlock()
-	if last && c.refsLeft() > 0 {
+	// Only worth telling the broker when the connection stays open for others.
+	if last && c.refsLeft() > 1 {
 		_ = c.client.unsubscribe(ctx, filter)
 	}
 }

@@ -117,9 +117,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	runners := s.runners
 	s.runners = map[string]*runner{}
 	s.mu.Unlock()
+	all := make([]*runner, 0, len(runners))
 	for _, r := range runners {
-		r.stop()
+		all = append(all, r)
 	}
+	stopAll(all)
 	s.pools.close()
 	return nil
 }
@@ -194,9 +196,7 @@ func (s *Scheduler) Update(probes []*configs.ProbeConfig) error {
 	s.mu.Unlock()
 	// The new prober of a changed probe already holds the shared
 	// connections, so stopping the old one does not drop them.
-	for _, r := range retired {
-		r.stop()
-	}
+	stopAll(retired)
 	return nil
 }
 
@@ -214,6 +214,18 @@ func (r *runner) stop() {
 		<-r.done
 	}
 	r.prober.Close()
+}
+
+// stopAll cancels every runner first, so that they wind down together.
+func stopAll(rs []*runner) {
+	for _, r := range rs {
+		if r.cancel != nil {
+			r.cancel()
+		}
+	}
+	for _, r := range rs {
+		r.stop()
+	}
 }
 
 // waker is a prober that wants to run as soon as something happens
