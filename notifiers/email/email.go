@@ -213,6 +213,9 @@ func classify(err error) (bool, error) {
 	if errors.As(err, &te) {
 		return te.Code < 500, &notifiers.VendorError{Integration: "email", StatusCode: te.Code, Reason: notifiers.TruncateReason(fmt.Sprintf("%d %s", te.Code, te.Msg))}
 	}
+	if errors.Is(err, mail.ErrNoSupportedAuthDiscovered) {
+		return false, &notifiers.VendorError{Integration: "email", Reason: "the server offers no authentication mechanism tocsin may use on this connection (plain passwords need TLS)"}
+	}
 	if strings.Contains(err.Error(), "does not support STARTTLS") {
 		return false, &notifiers.VendorError{Integration: "email", Reason: "the server does not offer STARTTLS and require_tls is mandatory"}
 	}

@@ -240,7 +240,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		case <-s.closing:
 		}
-		return
+		// Drop the connection without an answer: returning normally would
+		// send an empty 200, which a client would take as accepted.
+		panic(http.ErrAbortHandler)
 	case Reset:
 		reset(w)
 		return
