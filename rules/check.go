@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,9 +13,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
-	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/template"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -59,16 +56,18 @@ func CheckFile(file string, opts CheckOptions) FileResult {
 // metric names, group names, durations, duplicate rules as lint), each
 // problem placed at its line and column.
 func Check(file string, content []byte, opts CheckOptions) FileResult {
-	c := &checker{file: file, src: strings.Split(string(content), "\n"), opts: opts, parser: parser.NewParser(parser.Options{})}
+	c := &checker{file: file, src: strings.Split(string(content), "\n"), opts: opts, parser: parser.NewParser(parser.Options{}), ruleNodes: map[string][]ruleNodes{}}
 	c.document(content)
-	if !c.diags.HasErrors() {
-		// Prometheus decides what loads; anything it refuses that the
-		// walk above did not place is still reported.
-		if _, errs := rulefmt.Parse(content, opts.IgnoreUnknownFields, model.UTF8Validation, c.parser, promslog.NewNopLogger()); len(errs) > 0 {
-			for _, err := range errs {
-				c.diags = append(c.diags, c.fromMessage(err.Error()))
-			}
+	// Prometheus decides what loads. Its template checks are placed on the
+	// value they concern; anything else it refuses that the walk above
+	// did not find is still reported.
+	_, errs := rulefmt.Parse(content, opts.IgnoreUnknownFields, model.UTF8Validation, c.parser, promslog.NewNopLogger())
+	walkFailed := c.diags.HasErrors()
+	for _, err := range errs {
+		if c.placeTemplateError(err) || walkFailed {
+			continue
 		}
+		c.diags = append(c.diags, c.fromMessage(err.Error()))
 	}
 	if opts.LintDuplicates && !c.diags.HasErrors() {
 		c.lintDuplicates()
@@ -84,7 +83,12 @@ type checker struct {
 	parser parser.Parser
 	diags  Diagnostics
 	rules  []ruleSeen
+	// ruleNodes are the labels and annotations of every rule by group
+	// name, to place the errors Prometheus reports by group and index.
+	ruleNodes map[string][]ruleNodes
 }
+
+type ruleNodes struct{ labels, annotations *yaml.Node }
 
 // ruleSeen is a parsed rule, kept for the duplicate lint.
 type ruleSeen struct {
@@ -213,6 +217,7 @@ func (c *checker) groups(n *yaml.Node) {
 				groupLabels = c.labelMap(v, "labels", true)
 			}
 		})
+		key := name // rules of a repeated group are not placed by name
 		if name == "" {
 			at := nameNode
 			if at == nil {
@@ -221,11 +226,12 @@ func (c *checker) groups(n *yaml.Node) {
 			c.errorf(at, "group name must not be empty")
 		} else if prev, ok := names[name]; ok {
 			c.errorf(nameNode, "group name %q is already used at line %d", name, prev.Line)
+			key = "\x00repeated"
 		} else {
 			names[name] = nameNode
 		}
 		if ruleNodes != nil {
-			c.rulesOf(ruleNodes, name, groupLabels)
+			c.rulesOf(ruleNodes, key, groupLabels)
 		}
 	}
 }
@@ -239,6 +245,7 @@ func (c *checker) rulesOf(n *yaml.Node, group string, groupLabels map[string]str
 		r = deref(r)
 		if r.Kind != yaml.MappingNode {
 			c.errorf(r, "a rule must be a mapping, not a %s", kindName(r))
+			c.ruleNodes[group] = append(c.ruleNodes[group], ruleNodes{})
 			continue
 		}
 		c.rule(r, group, groupLabels)
@@ -314,10 +321,7 @@ func (c *checker) rule(n *yaml.Node, group string, groupLabels map[string]string
 			c.errorf(recordN, "braces present in the recording rule name; should it be in expr?: %s", record)
 		}
 	}
-	if alert != "" {
-		c.templates(alert, labelsN)
-		c.templates(alert, annotationsN)
-	}
+	c.ruleNodes[group] = append(c.ruleNodes[group], ruleNodes{labels: labelsN, annotations: annotationsN})
 	name := alert
 	if name == "" {
 		name = record
@@ -395,24 +399,47 @@ func (c *checker) labelMap(v *yaml.Node, what string, isLabels bool) map[string]
 	return out
 }
 
-// templates parses every value of a labels or annotations mapping as an
-// alert template, the way Prometheus will expand it.
-func (c *checker) templates(alert string, m *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return
+var templateErrRe = regexp.MustCompile(`^(label|annotation) "((?:[^"\\]|\\.)*)": (.*)$`)
+
+// placeTemplateError reports a template error found by rulefmt at the
+// label or annotation value it concerns, and whether err was one.
+func (c *checker) placeTemplateError(err error) bool {
+	var re *rulefmt.Error
+	if !errors.As(err, &re) {
+		return false
 	}
-	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-	data := template.AlertTemplateData(map[string]string{}, map[string]string{}, "", promql.Sample{})
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], deref(m.Content[i+1])
-		if v.Kind != yaml.ScalarNode {
-			continue
+	inner := re.Err.Unwrap()
+	if inner == nil {
+		return false
+	}
+	m := templateErrRe.FindStringSubmatch(inner.Error())
+	if m == nil {
+		return false
+	}
+	var at *yaml.Node
+	if rs := c.ruleNodes[re.Group]; re.Rule >= 1 && re.Rule <= len(rs) {
+		mapping := rs[re.Rule-1].labels
+		if m[1] == "annotation" {
+			mapping = rs[re.Rule-1].annotations
 		}
-		exp := template.NewTemplateExpander(context.Background(), defs+v.Value, "__alert_"+alert, data, model.Now(), nil, nil, nil)
-		if err := exp.ParseTest(); err != nil {
-			c.errorf(v, "template of %q: %v", k.Value, err)
+		at = valueOf(mapping, m[2])
+	}
+	c.errorf(at, "template of %s %q: %s", m[1], m[2], m[3])
+	return true
+}
+
+// valueOf returns the value node of key in a mapping node, or the
+// mapping itself when the key is not found.
+func valueOf(mapping *yaml.Node, key string) *yaml.Node {
+	if mapping == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		if mapping.Content[i].Value == key {
+			return deref(mapping.Content[i+1])
 		}
 	}
+	return mapping
 }
 
 // promql parses the expression and places a parse error on the very

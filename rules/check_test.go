@@ -65,7 +65,7 @@ func TestCheckBrokenFiles(t *testing.T) {
     annotations:
       summary: "{{ $labels.instance "
 `,
-			want: []string{`7:16: template of "summary"`},
+			want: []string{`7:16: template of annotation "summary": template: __alert_A:1: unclosed action`},
 		},
 		{
 			name: "unknown template function",
@@ -77,7 +77,7 @@ func TestCheckBrokenFiles(t *testing.T) {
     labels:
       team: '{{ nosuchfunc }}'
 `,
-			want: []string{`7:13: template of "team"`},
+			want: []string{`7:13: template of label "team": template: __alert_A:1: function "nosuchfunc" not defined`},
 		},
 		{
 			name: "unknown key in rule",

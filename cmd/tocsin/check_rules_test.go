@@ -54,7 +54,7 @@ func TestCheckRulesCommand(t *testing.T) {
 	}{
 		{name: "good", args: []string{good}, code: 0, stdout: good + ": SUCCESS: 1 rules found\n", noStderr: true},
 		{name: "bad promql", args: []string{badPromQL}, code: 1, stderr: badPromQL + ":5:16: could not parse expression: unexpected end of input\n"},
-		{name: "bad template", args: []string{badTemplate}, code: 1, stderr: badTemplate + `:6:28: template of "summary": `},
+		{name: "bad template", args: []string{badTemplate}, code: 1, stderr: badTemplate + `:6:28: template of annotation "summary": `},
 		{name: "unknown key", args: []string{unknownKey}, code: 1, stderr: unknownKey + `:6:5: unknown key "severity" in rule`},
 		{name: "bad duration", args: []string{badDuration}, code: 1, stderr: badDuration + `:6:10: for: "5mins" is not a valid duration`},
 		{name: "duplicate is lint", args: []string{duplicate}, code: 0, stderr: duplicate + `:6:12: lint: duplicate rule "A"`},
