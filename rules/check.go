@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/template"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -63,11 +66,19 @@ func Check(file string, content []byte, opts CheckOptions) FileResult {
 	// did not find is still reported.
 	_, errs := rulefmt.Parse(content, opts.IgnoreUnknownFields, model.UTF8Validation, c.parser, promslog.NewNopLogger())
 	walkFailed := c.diags.HasErrors()
+	validated := len(errs) == 0
 	for _, err := range errs {
+		var re *rulefmt.Error
+		validated = validated || errors.As(err, &re)
 		if c.placeTemplateError(err) || walkFailed {
 			continue
 		}
 		c.diags = append(c.diags, c.fromMessage(err.Error()))
+	}
+	if !validated {
+		// Prometheus stopped at the YAML and never reached the templates:
+		// parse them here so that every problem is reported at once.
+		c.allTemplates()
 	}
 	if opts.LintDuplicates && !c.diags.HasErrors() {
 		c.lintDuplicates()
@@ -88,7 +99,10 @@ type checker struct {
 	ruleNodes map[string][]ruleNodes
 }
 
-type ruleNodes struct{ labels, annotations *yaml.Node }
+type ruleNodes struct {
+	alert               string
+	labels, annotations *yaml.Node
+}
 
 // ruleSeen is a parsed rule, kept for the duplicate lint.
 type ruleSeen struct {
@@ -321,7 +335,7 @@ func (c *checker) rule(n *yaml.Node, group string, groupLabels map[string]string
 			c.errorf(recordN, "braces present in the recording rule name; should it be in expr?: %s", record)
 		}
 	}
-	c.ruleNodes[group] = append(c.ruleNodes[group], ruleNodes{labels: labelsN, annotations: annotationsN})
+	c.ruleNodes[group] = append(c.ruleNodes[group], ruleNodes{alert: alert, labels: labelsN, annotations: annotationsN})
 	name := alert
 	if name == "" {
 		name = record
@@ -426,6 +440,35 @@ func (c *checker) placeTemplateError(err error) bool {
 	}
 	c.errorf(at, "template of %s %q: %s", m[1], m[2], m[3])
 	return true
+}
+
+// allTemplates parses every label and annotation of every alerting rule
+// as Prometheus will expand it.
+func (c *checker) allTemplates() {
+	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+	data := template.AlertTemplateData(map[string]string{}, map[string]string{}, "", promql.Sample{})
+	for _, rules := range c.ruleNodes {
+		for _, r := range rules {
+			if r.alert == "" {
+				continue
+			}
+			for kind, m := range map[string]*yaml.Node{"label": r.labels, "annotation": r.annotations} {
+				if m == nil || m.Kind != yaml.MappingNode {
+					continue
+				}
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					k, v := m.Content[i], deref(m.Content[i+1])
+					if v.Kind != yaml.ScalarNode || !strings.Contains(v.Value, "{{") {
+						continue
+					}
+					exp := template.NewTemplateExpander(context.Background(), defs+v.Value, "__alert_"+r.alert, data, model.Now(), nil, nil, nil)
+					if err := exp.ParseTest(); err != nil {
+						c.errorf(v, "template of %s %q: %v", kind, k.Value, err)
+					}
+				}
+			}
+		}
+	}
 }
 
 // valueOf returns the value node of key in a mapping node, or the

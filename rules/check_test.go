@@ -201,6 +201,18 @@ func TestCheckBrokenFiles(t *testing.T) {
 			want: []string{`6:5: key "expr" is already set at line 5`},
 		},
 		{
+			name: "every problem at once",
+			file: `groups:
+- name: g
+  rules:
+  - alert: A
+    expr: up
+    severity: page
+    annotations: {summary: '{{ humanise $value }}'}
+`,
+			want: []string{`6:5: unknown key "severity"`, `7:28: template of annotation "summary": template: __alert_A:1: function "humanise" not defined`},
+		},
+		{
 			name:    "empty file",
 			file:    "",
 			wantNum: 0,

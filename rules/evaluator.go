@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -49,8 +50,8 @@ const (
 // resolved ones (EndsAt in the past) for 15 minutes after they resolve, each
 // resent every resend delay, exactly as Prometheus sends to Alertmanager.
 // Labels include the external labels (replica among them) unless the rule
-// set them itself. It is called from the evaluation goroutine and should
-// hand the alerts on rather than block.
+// set them itself. It is called once per evaluated group, never
+// concurrently, and should hand the alerts on rather than block.
 type AlertFunc func(ctx context.Context, alerts []*model.Alert)
 
 // EvaluatorOptions build an Evaluator.
@@ -90,6 +91,9 @@ type EvaluatorOptions struct {
 	QueryTimeout time.Duration
 	// Registerer, when set, receives the Prometheus rule and engine metrics.
 	Registerer prometheus.Registerer
+	// MaxConcurrency is how many groups are evaluated at once; zero means
+	// GOMAXPROCS. Rules within a group always run in order.
+	MaxConcurrency int
 }
 
 // Evaluator evaluates rule groups on their interval and, between ticks,
@@ -103,6 +107,7 @@ type Evaluator struct {
 	parser  parser.Parser
 	extURL  *url.URL
 	wake    chan struct{}
+	outMu   sync.Mutex // the alert output is never called concurrently
 
 	// mu guards the rule set and is held for a whole evaluation pass, so
 	// a reload never swaps groups under a running evaluation.
@@ -152,6 +157,9 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = runtime.GOMAXPROCS(0)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -374,15 +382,38 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 	e.pendMu.Unlock()
 
 	now := e.now()
-	wait := time.Duration(1<<63 - 1)
+	var due []*group
 	for _, g := range e.groups {
-		if ctx.Err() != nil {
-			return 0
-		}
 		_, trig := triggered[g]
 		if all || trig || !now.Before(g.next) {
-			e.evalGroup(ctx, g, now)
+			due = append(due, g)
 		}
+	}
+	// Groups are independent, as in Prometheus where each runs on its own:
+	// evaluate them side by side, a few at a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opts.MaxConcurrency)
+	for _, g := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if len(due) == 1 {
+			e.evalGroup(ctx, g, now)
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e.evalGroup(ctx, g, now)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return 0
+	}
+	wait := time.Duration(1<<63 - 1)
+	for _, g := range e.groups {
 		wait = min(wait, g.next.Sub(now))
 	}
 	return max(wait, time.Millisecond)
@@ -412,6 +443,8 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 		g.next = now.Add(g.g.Interval())
 	}
 	if len(buf.alerts) > 0 {
+		e.outMu.Lock()
+		defer e.outMu.Unlock()
 		e.opts.Alerts(ctx, buf.alerts)
 	}
 }
