@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,6 +115,8 @@ type Evaluator struct {
 	mu     sync.Mutex
 	groups []*group
 	files  []string
+	// current is groups for Trigger, readable while a pass holds mu.
+	current atomic.Pointer[[]*group]
 
 	// pendMu guards pending; Trigger takes only this lock, so probes never
 	// wait for an evaluation.
@@ -257,6 +260,7 @@ func (e *Evaluator) Update(files ...string) error {
 	}
 	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
 	e.groups = fresh
+	e.current.Store(&fresh)
 	e.files = paths
 
 	// Forget pending triggers of groups that no longer exist.
@@ -320,11 +324,8 @@ func (e *Evaluator) Trigger(series []labels.Labels) {
 	if len(series) == 0 {
 		return
 	}
-	e.mu.Lock()
-	groups := e.groups
-	e.mu.Unlock()
 	var hit []*group
-	for _, g := range groups {
+	for _, g := range *e.current.Load() {
 		if g.reads(series) {
 			hit = append(hit, g)
 		}
