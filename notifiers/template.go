@@ -46,10 +46,12 @@ const defaultTemplates = `
 {{ if .Test }}This is a test page from tocsin notify test; no action is needed.
 {{ end -}}
 {{ with .Alerts.Firing }}Firing:
-{{ range . }}- {{ template "tocsin.alert" . }}
+{{ range .Limit 20 }}- {{ template "tocsin.alert" . }}
+{{ end }}{{ with .More 20 }}- and {{ . }} more
 {{ end }}{{ end -}}
 {{ with .Alerts.Resolved }}Resolved:
-{{ range . }}- {{ template "tocsin.alert" . }}
+{{ range .Limit 20 }}- {{ template "tocsin.alert" . }}
+{{ end }}{{ with .More 20 }}- and {{ . }} more
 {{ end }}{{ end -}}
 {{ with .ExternalURL }}tocsin: {{ . }}{{ end }}
 {{- end -}}
@@ -68,7 +70,7 @@ const defaultHTML = `
 <html><body style="font-family:sans-serif">
 <h2>{{ template "tocsin.title" . }}</h2>
 {{ if .Test }}<p><b>This is a test page from tocsin notify test; no action is needed.</b></p>{{ end }}
-{{ range .Alerts }}
+{{ range .Alerts.Limit 40 }}
 <div style="margin-bottom:1em;border-left:4px solid {{ if eq .Status "firing" }}#d00{{ else }}#090{{ end }};padding-left:8px">
 <b>{{ .Status | toUpper }}: {{ .Labels.alertname }}</b>{{ with .Annotations.summary }} — {{ . }}{{ end }}<br>
 {{ with .Labels.Without "alertname" }}where: {{ .String }}<br>{{ end }}
@@ -77,6 +79,7 @@ since: {{ .StartsAt | formatTime }}{{ if eq .Status "resolved" }}, resolved {{ .
 {{ with .Annotations.runbook_url }}<a href="{{ . }}">runbook</a> {{ end }}{{ with .GeneratorURL }}<a href="{{ . }}">source</a>{{ end }}
 </div>
 {{ end }}
+{{ with .Alerts.More 40 }}<p>and {{ . }} more</p>{{ end }}
 {{ with .ExternalURL }}<p><a href="{{ . }}">tocsin</a></p>{{ end }}
 </body></html>
 {{- end -}}
@@ -162,10 +165,10 @@ func MustTemplate(text, fallback string) *Template {
 	return t
 }
 
-// Execute renders the template for n.
-func (t *Template) Execute(n *Notification) (string, error) {
+// Execute renders the template for a notification prepared once with
+// NewTemplateData, so that several templates share the work.
+func (t *Template) Execute(data *TemplateData) (string, error) {
 	var b strings.Builder
-	data := NewTemplateData(n)
 	var err error
 	if t.html != nil {
 		err = t.html.Execute(&b, data)
@@ -228,16 +231,25 @@ func toKV(ls model.LabelSet) KV {
 	return kv
 }
 
-// TemplateAlert is one alert as templates see it.
+// TemplateAlert is one alert as templates see it. Labels and annotations
+// are converted only for the alerts a template shows, because a storm
+// holds thousands of alerts and a message shows a few.
 type TemplateAlert struct {
 	Status       string
-	Labels       KV
-	Annotations  KV
 	StartsAt     time.Time
 	EndsAt       time.Time
 	GeneratorURL string
-	Fingerprint  string
+	alert        *model.Alert
 }
+
+// Labels returns the alert's labels.
+func (a TemplateAlert) Labels() KV { return toKV(a.alert.Labels) }
+
+// Annotations returns the alert's annotations.
+func (a TemplateAlert) Annotations() KV { return toKV(a.alert.Annotations) }
+
+// Fingerprint is the hash of the alert's labels, as Alertmanager shows it.
+func (a TemplateAlert) Fingerprint() string { return a.alert.Fingerprint().String() }
 
 // TemplateAlerts is a list of alerts with filters for templates.
 type TemplateAlerts []TemplateAlert
@@ -247,6 +259,18 @@ func (as TemplateAlerts) Firing() TemplateAlerts { return as.with(string(model.A
 
 // Resolved returns the alerts that resolved.
 func (as TemplateAlerts) Resolved() TemplateAlerts { return as.with(string(model.AlertResolved)) }
+
+// Limit returns at most the first n alerts, so that a message about a
+// storm of alerts stays readable and within the vendor's limits.
+func (as TemplateAlerts) Limit(n int) TemplateAlerts {
+	if len(as) > n {
+		return as[:n]
+	}
+	return as
+}
+
+// More counts the alerts beyond the first n (0 when there are none).
+func (as TemplateAlerts) More(n int) int { return max(len(as)-n, 0) }
 
 func (as TemplateAlerts) with(status string) TemplateAlerts {
 	var out TemplateAlerts
@@ -309,12 +333,10 @@ func NewTemplateData(n *Notification) *TemplateData {
 	for _, a := range n.Alerts {
 		d.Alerts = append(d.Alerts, TemplateAlert{
 			Status:       string(a.Status()),
-			Labels:       toKV(a.Labels),
-			Annotations:  toKV(a.Annotations),
 			StartsAt:     a.StartsAt,
 			EndsAt:       a.EndsAt,
 			GeneratorURL: a.GeneratorURL,
-			Fingerprint:  a.Fingerprint().String(),
+			alert:        a,
 		})
 	}
 	return d

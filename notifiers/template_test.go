@@ -32,11 +32,11 @@ func templateNotification(status model.AlertStatus) *notifiers.Notification {
 
 func TestDefaultTemplatesSayWhatWhereSinceAndRunbook(t *testing.T) {
 	n := templateNotification(model.AlertFiring)
-	title, err := notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(n)
+	title, err := notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(notifiers.NewTemplateData(n))
 	require.NoError(t, err)
 	require.Equal(t, "[FIRING:1] ProbeFailing (probe=broker-roundtrip)", title)
 
-	text, err := notifiers.MustTemplate("", notifiers.TemplateText).Execute(n)
+	text, err := notifiers.MustTemplate("", notifiers.TemplateText).Execute(notifiers.NewTemplateData(n))
 	require.NoError(t, err)
 	for _, want := range []string{
 		"ProbeFailing: no message passed the broker",
@@ -49,18 +49,18 @@ func TestDefaultTemplatesSayWhatWhereSinceAndRunbook(t *testing.T) {
 		require.Contains(t, text, want)
 	}
 
-	sms, err := notifiers.MustTemplate("", notifiers.TemplateSMS).Execute(n)
+	sms, err := notifiers.MustTemplate("", notifiers.TemplateSMS).Execute(notifiers.NewTemplateData(n))
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(sms), 160)
 	require.Contains(t, sms, "https://runbooks.example/broker")
 
 	n.Test = true
-	title, err = notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(n)
+	title, err = notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(notifiers.NewTemplateData(n))
 	require.NoError(t, err)
 	require.Equal(t, "[TEST] [FIRING:1] ProbeFailing (probe=broker-roundtrip)", title)
 
 	r := templateNotification(model.AlertResolved)
-	title, err = notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(r)
+	title, err = notifiers.MustTemplate("", notifiers.TemplateTitle).Execute(notifiers.NewTemplateData(r))
 	require.NoError(t, err)
 	require.Equal(t, "[RESOLVED] ProbeFailing (probe=broker-roundtrip)", title)
 }
@@ -70,7 +70,7 @@ func TestHTMLTemplateEscapesLabels(t *testing.T) {
 	n.Alerts[0].Annotations["summary"] = "<script>alert(1)</script>"
 	tmpl, err := notifiers.ParseHTMLTemplate("", notifiers.TemplateHTML)
 	require.NoError(t, err)
-	html, err := tmpl.Execute(n)
+	html, err := tmpl.Execute(notifiers.NewTemplateData(n))
 	require.NoError(t, err)
 	require.NotContains(t, html, "<script>")
 	require.Contains(t, html, "&lt;script&gt;")
@@ -80,7 +80,7 @@ func TestHTMLTemplateEscapesLabels(t *testing.T) {
 func TestOverridesCallDefaultsAndFunctions(t *testing.T) {
 	tmpl, err := notifiers.ParseTemplate(`{{ template "tocsin.title" . }} @ {{ .CommonLabels.replica | toUpper }} {{ .Alerts.Firing | len }}`, "")
 	require.NoError(t, err)
-	out, err := tmpl.Execute(templateNotification(model.AlertFiring))
+	out, err := tmpl.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
 	require.NoError(t, err)
 	require.Equal(t, "[FIRING:1] ProbeFailing (probe=broker-roundtrip) @ EU-1 1", out)
 

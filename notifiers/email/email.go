@@ -163,15 +163,16 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 }
 
 func (n *Notifier) message(notif *notifiers.Notification) (*mail.Msg, error) {
-	subject, err := n.subject.Execute(notif)
+	data := notifiers.NewTemplateData(notif)
+	subject, err := n.subject.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("email: subject: %w", err)
 	}
-	text, err := n.text.Execute(notif)
+	text, err := n.text.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("email: text: %w", err)
 	}
-	html, err := n.html.Execute(notif)
+	html, err := n.html.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("email: html: %w", err)
 	}
@@ -186,7 +187,7 @@ func (n *Notifier) message(notif *notifiers.Notification) (*mail.Msg, error) {
 	m.SetDateWithValue(n.now())
 	m.SetMessageID()
 	for k, t := range n.headers {
-		v, err := t.Execute(notif)
+		v, err := t.Execute(data)
 		if err != nil {
 			return nil, fmt.Errorf("email: header %s: %w", k, err)
 		}

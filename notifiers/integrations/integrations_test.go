@@ -60,7 +60,7 @@ type fake struct {
 	noRetryAfter bool
 }
 
-func fakes(t *testing.T) []fake {
+func fakes(t testing.TB) []fake {
 	t.Helper()
 	pd := notifiertest.NewPagerDuty(pdKey, notifiertest.WithRetryAfter("7"))
 	sw := notifiertest.NewSlackWebhook(notifiertest.WithRetryAfter("7"))
@@ -104,7 +104,7 @@ func fakes(t *testing.T) []fake {
 }
 
 // receiver loads a config holding one receiver with the given integrations.
-func receiver(t *testing.T, integration string, logs *bytes.Buffer) *notifiers.Receiver {
+func receiver(t testing.TB, integration string, logs *bytes.Buffer) *notifiers.Receiver {
 	t.Helper()
 	yml := "global: {replica: test}\nroute: {receiver: r}\nreceivers:\n- name: r\n  " + integration + "\n"
 	cfg, err := configs.Load("tocsin.yml", []byte(yml))

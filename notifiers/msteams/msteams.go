@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 
@@ -13,8 +14,12 @@ import (
 	"github.com/tocsin-alerting/tocsin/notifiers"
 )
 
-// Teams refuses cards larger than about 28 KB; the text is cut well below.
-const textMax = 20000
+// Teams refuses cards larger than about 28 KB; the text is cut well below,
+// in characters and in bytes.
+const (
+	textMax      = 12000
+	textBytesMax = 20000
+)
 
 // Adaptive Card content type and schema version Teams renders.
 const (
@@ -104,11 +109,12 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 }
 
 func (n *Notifier) message(notif *notifiers.Notification) (*Message, error) {
-	title, err := n.title.Execute(notif)
+	data := notifiers.NewTemplateData(notif)
+	title, err := n.title.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("msteams: %w", err)
 	}
-	text, err := n.text.Execute(notif)
+	text, err := n.text.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("msteams: %w", err)
 	}
@@ -125,7 +131,7 @@ func (n *Notifier) message(notif *notifiers.Notification) (*Message, error) {
 	}
 	if text != "" {
 		// Teams' TextBlock reads Markdown, where a single newline is no break.
-		card.Body = append(card.Body, Element{Type: "TextBlock", Text: notifiers.Truncate(strings.ReplaceAll(text, "\n", "\n\n"), textMax), Wrap: true})
+		card.Body = append(card.Body, Element{Type: "TextBlock", Text: cut(strings.ReplaceAll(text, "\n", "\n\n")), Wrap: true})
 	}
 	if facts := labelFacts(notif.GroupLabels); len(facts) > 0 {
 		card.Body = append(card.Body, Element{Type: "FactSet", Facts: facts})
@@ -146,4 +152,13 @@ func labelFacts(ls model.LabelSet) []Fact {
 		facts = append(facts, Fact{Title: k, Value: kv[k]})
 	}
 	return facts
+}
+
+// cut shortens text to the card's budget.
+func cut(text string) string {
+	text = notifiers.Truncate(text, textMax)
+	for len(text) > textBytesMax {
+		text = notifiers.Truncate(text, utf8.RuneCountInString(text)*3/4)
+	}
+	return text
 }

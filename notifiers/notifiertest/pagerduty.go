@@ -14,6 +14,7 @@ import (
 const (
 	pagerDutySummaryMax  = 1024
 	pagerDutyDedupKeyMax = 255
+	pagerDutyEventMax    = 512 << 10
 )
 
 type pagerDutyEvent struct {
@@ -47,6 +48,9 @@ func NewPagerDuty(routingKey string, opts ...Option) *Server {
 			}
 			if !isJSON(r) {
 				return Page{}, invalid("Content-Type must be application/json")
+			}
+			if len(body) > pagerDutyEventMax {
+				return Page{}, invalid("Event object is larger than 512 KB")
 			}
 			var e pagerDutyEvent
 			if err := json.Unmarshal(body, &e); err != nil {

@@ -112,6 +112,10 @@ func OnPage(f func(Page)) Option { return func(s *settings) { s.onPage = f } }
 // exact Authorization header (as set by http_config).
 func WithAuthorization(v string) Option { return func(s *settings) { s.authorization = v } }
 
+// maxBody bounds what a fake reads; a webhook with ten thousand alerts
+// is a few megabytes.
+const maxBody = 64 << 20
+
 // answer is an HTTP response a fake gives.
 type answer struct {
 	status      int
@@ -248,7 +252,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := readBody(r)
 	if err != nil {
 		return
 	}
@@ -284,6 +288,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		onPage(page)
 	}
 	write(w, a)
+}
+
+// readBody reads a request body in one allocation when its length is known.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > 0 && r.ContentLength <= maxBody {
+		body := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, body)
+		return body, err
+	}
+	return io.ReadAll(io.LimitReader(r.Body, maxBody))
 }
 
 func write(w http.ResponseWriter, a answer) {

@@ -35,9 +35,6 @@ type WebhookAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
-// webhookKeys are the keys an Alertmanager webhook receiver may rely on.
-var webhookKeys = []string{"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels", "commonAnnotations", "externalURL", "alerts"}
-
 var webhookAlertKeys = []string{"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
 
 // NewWebhook starts a fake receiver of Alertmanager's version-4 webhook
@@ -83,19 +80,51 @@ func NewWebhook(opts ...Option) *Server {
 	return newServer(v, "/hook", opts)
 }
 
+// webhookCheck mirrors WebhookMessage with pointers, so that one decode
+// tells a missing key from an empty one.
+type webhookCheck struct {
+	Version           *string            `json:"version"`
+	GroupKey          *string            `json:"groupKey"`
+	TruncatedAlerts   *int               `json:"truncatedAlerts"`
+	Status            *string            `json:"status"`
+	Receiver          *string            `json:"receiver"`
+	GroupLabels       *map[string]string `json:"groupLabels"`
+	CommonLabels      *map[string]string `json:"commonLabels"`
+	CommonAnnotations *map[string]string `json:"commonAnnotations"`
+	ExternalURL       *string            `json:"externalURL"`
+	Alerts            *[]struct {
+		Status       *string            `json:"status"`
+		Labels       *map[string]string `json:"labels"`
+		Annotations  *map[string]string `json:"annotations"`
+		StartsAt     *time.Time         `json:"startsAt"`
+		EndsAt       *time.Time         `json:"endsAt"`
+		GeneratorURL *string            `json:"generatorURL"`
+		Fingerprint  *string            `json:"fingerprint"`
+	} `json:"alerts"`
+}
+
 func checkWebhook(body []byte) (*WebhookMessage, string) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, "body is not a JSON object"
+	var c webhookCheck
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, "bad payload: " + err.Error()
 	}
-	for _, k := range webhookKeys {
-		if _, ok := raw[k]; !ok {
-			return nil, "missing key " + k
+	for _, k := range []struct {
+		name    string
+		present bool
+	}{
+		{"version", c.Version != nil}, {"groupKey", c.GroupKey != nil}, {"truncatedAlerts", c.TruncatedAlerts != nil},
+		{"status", c.Status != nil}, {"receiver", c.Receiver != nil}, {"groupLabels", c.GroupLabels != nil},
+		{"commonLabels", c.CommonLabels != nil}, {"commonAnnotations", c.CommonAnnotations != nil},
+		{"externalURL", c.ExternalURL != nil}, {"alerts", c.Alerts != nil},
+	} {
+		if !k.present {
+			return nil, "missing key " + k.name
 		}
 	}
-	var m WebhookMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, "bad payload: " + err.Error()
+	m := &WebhookMessage{
+		Version: *c.Version, GroupKey: *c.GroupKey, TruncatedAlerts: *c.TruncatedAlerts, Status: *c.Status,
+		Receiver: *c.Receiver, GroupLabels: *c.GroupLabels, CommonLabels: *c.CommonLabels,
+		CommonAnnotations: *c.CommonAnnotations, ExternalURL: *c.ExternalURL,
 	}
 	switch {
 	case m.Version != "4":
@@ -104,27 +133,27 @@ func checkWebhook(body []byte) (*WebhookMessage, string) {
 		return nil, "status must be firing or resolved"
 	case m.Receiver == "" || m.GroupKey == "":
 		return nil, "receiver and groupKey must be set"
-	case len(m.Alerts) == 0:
+	case len(*c.Alerts) == 0:
 		return nil, "alerts is empty"
 	case m.TruncatedAlerts < 0:
 		return nil, "truncatedAlerts is negative"
 	}
-	var alerts []map[string]json.RawMessage
-	_ = json.Unmarshal(raw["alerts"], &alerts)
-	for i, a := range alerts {
-		for _, k := range webhookAlertKeys {
-			if _, ok := a[k]; !ok {
-				return nil, fmt.Sprintf("alerts[%d]: missing key %s", i, k)
-			}
+	for i, a := range *c.Alerts {
+		if a.Status == nil || a.Labels == nil || a.Annotations == nil || a.StartsAt == nil || a.EndsAt == nil || a.GeneratorURL == nil || a.Fingerprint == nil {
+			return nil, fmt.Sprintf("alerts[%d]: missing one of %s", i, strings.Join(webhookAlertKeys, ", "))
 		}
-		if m.Alerts[i].Status != "firing" && m.Alerts[i].Status != "resolved" {
+		if *a.Status != "firing" && *a.Status != "resolved" {
 			return nil, fmt.Sprintf("alerts[%d]: bad status", i)
 		}
-		if m.Alerts[i].StartsAt.IsZero() || m.Alerts[i].Fingerprint == "" {
+		if a.StartsAt.IsZero() || *a.Fingerprint == "" {
 			return nil, fmt.Sprintf("alerts[%d]: startsAt and fingerprint must be set", i)
 		}
+		m.Alerts = append(m.Alerts, WebhookAlert{
+			Status: *a.Status, Labels: *a.Labels, Annotations: *a.Annotations, StartsAt: *a.StartsAt,
+			EndsAt: *a.EndsAt, GeneratorURL: *a.GeneratorURL, Fingerprint: *a.Fingerprint,
+		})
 	}
-	return &m, ""
+	return m, ""
 }
 
 // DecodeWebhook decodes a request body recorded by the fake webhook receiver.

@@ -106,7 +106,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	var body any
 	if notif.Status == model.AlertResolved {
 		target = n.base + "/v2/alerts/" + url.PathEscape(notif.DedupKey) + "/close?identifierType=alias"
-		body = &closeRequest{Source: n.render(notif, n.source, "tocsin", sourceMax), Note: "Resolved in tocsin"}
+		body = &closeRequest{Source: n.render(notifiers.NewTemplateData(notif), n.source, "tocsin", sourceMax), Note: "Resolved in tocsin"}
 	} else {
 		req, err := n.create(notif)
 		if err != nil {
@@ -119,17 +119,18 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 }
 
 func (n *Notifier) create(notif *notifiers.Notification) (*createRequest, error) {
-	msg, err := n.message.Execute(notif)
+	data := notifiers.NewTemplateData(notif)
+	msg, err := n.message.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("opsgenie: %w", err)
 	}
 	req := &createRequest{
 		Message:     notifiers.Truncate(strings.Join(strings.Fields(msg), " "), messageMax),
 		Alias:       notif.DedupKey,
-		Description: n.render(notif, n.description, "", descriptionMax),
-		Source:      n.render(notif, n.source, "tocsin", sourceMax),
-		Entity:      n.render(notif, n.entity, "", entityMax),
-		Priority:    n.render(notif, n.priority, "", 0),
+		Description: n.render(data, n.description, "", descriptionMax),
+		Source:      n.render(data, n.source, "tocsin", sourceMax),
+		Entity:      n.render(data, n.entity, "", entityMax),
+		Priority:    n.render(data, n.priority, "", 0),
 		Details:     map[string]string{},
 	}
 	if !slices.Contains([]string{"", "P1", "P2", "P3", "P4", "P5"}, req.Priority) {
@@ -140,9 +141,9 @@ func (n *Notifier) create(notif *notifiers.Notification) (*createRequest, error)
 		req.Details[string(k)] = notifiers.Truncate(string(v), detailMax)
 	}
 	for k, t := range n.details {
-		req.Details[k] = n.render(notif, t, "", detailMax)
+		req.Details[k] = n.render(data, t, "", detailMax)
 	}
-	if tags := n.render(notif, n.tags, "", 0); tags != "" {
+	if tags := n.render(data, n.tags, "", 0); tags != "" {
 		for _, t := range strings.Split(tags, ",") {
 			if t = strings.TrimSpace(t); t != "" && len(req.Tags) < tagsMax {
 				req.Tags = append(req.Tags, notifiers.Truncate(t, tagMax))
@@ -156,10 +157,10 @@ func (n *Notifier) create(notif *notifiers.Notification) (*createRequest, error)
 }
 
 // render executes an optional template and bounds its length (0: no bound).
-func (n *Notifier) render(notif *notifiers.Notification, t *notifiers.Template, fallback string, max int) string {
+func (n *Notifier) render(data *notifiers.TemplateData, t *notifiers.Template, fallback string, max int) string {
 	s := fallback
 	if t != nil {
-		out, err := t.Execute(notif)
+		out, err := t.Execute(data)
 		switch {
 		case err != nil:
 			n.log.Warn("opsgenie template failed, using the default", "err", err)

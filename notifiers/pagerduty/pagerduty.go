@@ -21,6 +21,9 @@ import (
 const (
 	summaryMax = 1024
 	maxLinks   = 5
+	// detailsTextMax keeps the event well below PagerDuty's 512 KB limit
+	// however many alerts the group holds.
+	detailsTextMax = 16 << 10
 )
 
 // Severities PagerDuty accepts.
@@ -104,36 +107,37 @@ func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
 		return ev, nil
 	}
 	ev.Action = "trigger"
-	summary, err := n.summary.Execute(notif)
+	data := notifiers.NewTemplateData(notif)
+	summary, err := n.summary.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty: %w", err)
 	}
 	p := &pd.V2Payload{
 		Summary:  notifiers.Truncate(strings.Join(strings.Fields(summary), " "), summaryMax),
-		Source:   n.render(notif, n.source, defaultSource(notif)),
-		Severity: n.render(notif, n.severity, ""),
+		Source:   n.render(data, n.source, defaultSource(notif)),
+		Severity: n.render(data, n.severity, ""),
 	}
 	if !severities[p.Severity] {
 		p.Severity = Severity(notif)
 	}
-	p.Component = n.render(notif, n.component, "")
-	p.Group = n.render(notif, n.group, "")
-	p.Class = n.render(notif, n.class, "")
+	p.Component = n.render(data, n.component, "")
+	p.Group = n.render(data, n.group, "")
+	p.Class = n.render(data, n.class, "")
 	if start := earliestStart(notif); !start.IsZero() {
 		p.Timestamp = start.UTC().Format(time.RFC3339)
 	}
-	p.Details = n.customDetails(notif)
+	p.Details = n.customDetails(notif, data)
 	ev.Payload = p
 	ev.Links = links(notif)
 	return ev, nil
 }
 
 // render executes an optional template, falling back on an empty result.
-func (n *Notifier) render(notif *notifiers.Notification, t *notifiers.Template, fallback string) string {
+func (n *Notifier) render(data *notifiers.TemplateData, t *notifiers.Template, fallback string) string {
 	if t == nil {
 		return fallback
 	}
-	s, err := t.Execute(notif)
+	s, err := t.Execute(data)
 	if err != nil || s == "" {
 		if err != nil {
 			n.log.Warn("pagerduty template failed, using the default", "err", err)
@@ -143,17 +147,17 @@ func (n *Notifier) render(notif *notifiers.Notification, t *notifiers.Template, 
 	return s
 }
 
-func (n *Notifier) customDetails(notif *notifiers.Notification) map[string]any {
+func (n *Notifier) customDetails(notif *notifiers.Notification, data *notifiers.TemplateData) map[string]any {
 	d := map[string]any{
 		"firing":       len(notif.Firing()),
 		"resolved":     len(notif.Resolved()),
 		"group_labels": labelMap(notif.GroupLabels),
 	}
-	if text := n.render(notif, n.text, ""); text != "" {
-		d["text"] = text
+	if text := n.render(data, n.text, ""); text != "" {
+		d["text"] = notifiers.Truncate(text, detailsTextMax)
 	}
 	for k, t := range n.details {
-		d[k] = n.render(notif, t, "")
+		d[k] = n.render(data, t, "")
 	}
 	return d
 }

@@ -195,11 +195,12 @@ func (n *Notifier) remember(key, channel, ts string) {
 // render lays the message out in Block Kit: a header with the title, the
 // text in sections, and a context line linking back to tocsin.
 func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks, error) {
-	title, err := n.title.Execute(notif)
+	data := notifiers.NewTemplateData(notif)
+	title, err := n.title.Execute(data)
 	if err != nil {
 		return "", nil, fmt.Errorf("slack: %w", err)
 	}
-	text, err := n.text.Execute(notif)
+	text, err := n.text.Execute(data)
 	if err != nil {
 		return "", nil, fmt.Errorf("slack: %w", err)
 	}

@@ -52,7 +52,7 @@ func New(c *configs.TwilioConfig, o notifiers.VendorOptions) (*Notifier, error) 
 
 // Notify sends the SMS.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	text, err := n.text.Execute(notif)
+	text, err := n.text.Execute(notifiers.NewTemplateData(notif))
 	if err != nil {
 		return false, fmt.Errorf("twilio: %w", err)
 	}

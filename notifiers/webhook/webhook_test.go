@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -72,4 +73,16 @@ func TestAlertmanagerReceiversReadThePayload(t *testing.T) {
 	require.Equal(t, "firing", am.Alerts[1].Status)
 	require.Equal(t, notif.Alerts[1].Fingerprint().String(), am.Alerts[1].Fingerprint)
 	require.Equal(t, "http://tocsin.example/graph", am.Alerts[1].GeneratorURL)
+}
+
+// BenchmarkEncode10000 builds and encodes the payload of a storm.
+func BenchmarkEncode10000(b *testing.B) {
+	notif := notification(10000)
+	now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(webhook.NewMessage(notif, 0, now)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
