@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -499,6 +500,7 @@ func (c *EmailConfig) validate(v *validator) {
 	if c.AuthPassword != "" && c.AuthUsername == "" {
 		v.errorfAt([]any{&c.AuthPassword, &c.AuthPasswordFile, c}, "auth_password needs auth_username")
 	}
+	v.strictKeys(v.pos.of(&c.TLSConfig), reflect.TypeFor[config.TLSConfig](), "tls_config")
 	c.TLSConfig.SetDirectory(v.dir)
 	if err := c.TLSConfig.Validate(); err != nil {
 		v.errorfAt([]any{&c.TLSConfig, c}, "tls_config: %v", err)
@@ -548,9 +550,31 @@ func (v *validator) httpConfig(c *config.HTTPClientConfig) {
 	if c == nil {
 		return
 	}
+	v.strictKeys(v.pos.of(c), reflect.TypeFor[config.HTTPClientConfig](), "http_config")
 	c.SetDirectory(v.dir)
 	if err := c.Validate(); err != nil {
 		v.errorf(c, "http_config: %v", err)
+	}
+}
+
+// strictKeys reports unknown keys in a section that Prometheus' own types
+// decode, which would otherwise be ignored without a word.
+func (v *validator) strictKeys(n *yaml.Node, t reflect.Type, what string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return
+	}
+	fields := yamlFields(t)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		idx, ok := fields[kn.Value]
+		if !ok {
+			v.at(kn, "unknown key %q in %s; valid keys: %s", kn.Value, what, strings.Join(fieldNames(fields), ", "))
+			continue
+		}
+		v.strictKeys(vn, t.FieldByIndex(idx).Type, what+"."+kn.Value)
 	}
 }
 

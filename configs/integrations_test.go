@@ -120,6 +120,15 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			want:    []string{"7:18: "},
 		},
 		{
+			name:    "unknown keys inside http_config and tls_config",
+			section: "  webhook_configs:\n  - url: 'https://hook.example/'\n    http_config: {proxy_url: 'http://proxy:3128', tls_config: {insecure: true}, bearer: x}\n  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', tls_config: {ca_fil: x}}\n",
+			want: []string{
+				`7:64: unknown key "insecure" in http_config.tls_config; valid keys: ca, ca_file`,
+				`7:81: unknown key "bearer" in http_config; valid keys:`,
+				`9:90: unknown key "ca_fil" in tls_config`,
+			},
+		},
+		{
 			name:    "unknown key names the valid ones",
 			section: "  pagerduty_configs:\n  - routing_key: k\n    service_key: old\n",
 			want:    []string{`7:5: unknown key "service_key" in pager duty; valid keys: class, client`},
