@@ -68,11 +68,17 @@ func SendToAll(ctx context.Context, r *Receiver, n *Notification, opts Options) 
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	var deadline time.Time
-	if d, ok := ctx.Deadline(); ok {
-		// The context's deadline is on the wall clock; carry it over.
-		deadline = opts.Clock.Now().Add(time.Until(d))
+	// Retries stop at MaxDeliveryTime (one minute when unset) or at the
+	// context's deadline, whichever comes first; the context's deadline is
+	// on the wall clock and is carried over to opts.Clock.
+	limit := opts.MaxDeliveryTime
+	if limit <= 0 {
+		limit = time.Minute
 	}
+	if d, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(d))
+	}
+	deadline := opts.Clock.Now().Add(limit)
 	out := make([]Result, len(r.Integrations))
 	var wg sync.WaitGroup
 	for i := range r.Integrations {
