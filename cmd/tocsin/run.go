@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/probes"
 )
 
 func newRunCmd() *cobra.Command {
@@ -38,6 +41,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	addConfigFlag(flags)
 	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on")
 	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
+	flags.String("web.external-url", "", "URL under which people reach tocsin; pages link to it (default: http://<host name>:<port>)")
 	addLogFlags(flags)
 	v := bindSettings(flags)
 
@@ -55,7 +59,12 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			versioncollector.NewCollector("tocsin"),
 		)
-		p := pipeline.New(pipeline.Settings{StoragePath: v.GetString("storage.path")}, logger)
+		listen := v.GetString("web.listen-address")
+		p := pipeline.New(pipeline.Settings{
+			StoragePath: v.GetString("storage.path"),
+			ExternalURL: externalURL(v.GetString("web.external-url"), listen),
+			Registerer:  reg,
+		}, logger)
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
 		logger.Info("starting tocsin", "version", version.Info(), "build", version.BuildContext())
 		if err := reloader.Reload(ctx); err != nil {
@@ -66,17 +75,25 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		}
 
 		srv := server.New(server.Options{
-			ListenAddress: v.GetString("web.listen-address"),
+			ListenAddress: listen,
 			Logger:        logger,
 			Gatherer:      reg,
 			Reload:        reloader.Reload,
 			Ready:         p.Ready,
 		})
+		srv.Handle(probes.WebhookPath, p.Handler())
+		srv.Handle(probes.HeartbeatPath, p.Handler())
 		if err := srv.Listen(); err != nil {
 			return err
 		}
 		go reloadOnSIGHUP(ctx, reloader)
+		pipelineDone := make(chan error, 1)
+		go func() { pipelineDone <- p.Run(ctx) }()
 		err = srv.Serve(ctx)
+		stop()
+		if perr := <-pipelineDone; perr != nil && err == nil {
+			err = perr
+		}
 		logger.Info("tocsin stopped")
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
@@ -84,6 +101,24 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		return nil
 	}
 	return cmd
+}
+
+// externalURL is the configured URL, or one made of the host name and the
+// listen port.
+func externalURL(configured, listen string) string {
+	if configured != "" {
+		return strings.TrimRight(configured, "/")
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // reloadOnSIGHUP reloads the configuration on every SIGHUP until ctx ends.

@@ -2,23 +2,63 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
+	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
+	"github.com/tocsin-alerting/tocsin/probes"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 // Settings are the process settings that are not part of the service config.
 type Settings struct {
 	// StoragePath, when set, overrides storage.path from the config.
 	StoragePath string
+	// ExternalURL is how people reach this tocsin; pages link to it.
+	ExternalURL string
+	// Registerer receives every component's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Dispatcher tunes notification delivery (clock, retries); the zero
+	// value is the production default.
+	Dispatcher notifiers.Options
+	// HTTPClient, when set, is used for every vendor call instead of the
+	// clients built from each integration's http_config.
+	HTTPClient *http.Client
+	// OnResult, when set, sees every probe result after it is recorded
+	// (the demo prints them); it runs on the probe's goroutine.
+	OnResult func(probes.Result)
 }
 
-// Pipeline runs tocsin's flow for the configuration in force.
+// Pipeline runs tocsin's whole flow for the configuration in force:
+// probe results → recorder → rules (right after each result and on the
+// tick) → dispatcher → vendors. The first Apply builds the parts; later
+// ones update each part in place, so that unchanged probes, rule state and
+// alert groups carry on across a reload.
 type Pipeline struct {
 	settings Settings
 	logger   *slog.Logger
-	cfg      atomic.Pointer[configs.Config]
+
+	// mu serialises Apply, Run and shutdown.
+	mu         sync.Mutex
+	cfg        *configs.Config
+	recorder   *rules.Recorder
+	scheduler  *probes.Scheduler
+	evaluator  *rules.Evaluator
+	dispatcher *notifiers.Dispatcher
+	running    bool
 }
 
 // New returns a Pipeline that runs nothing until the first Apply.
@@ -26,14 +66,302 @@ func New(settings Settings, logger *slog.Logger) *Pipeline {
 	return &Pipeline{settings: settings, logger: logger}
 }
 
-// Apply switches the pipeline to cfg.
+// Ready reports whether a configuration is in force.
+func (p *Pipeline) Ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg != nil
+}
+
+// Config returns the configuration in force, or nil.
+func (p *Pipeline) Config() *configs.Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
+}
+
+// Apply switches the pipeline to cfg. Before Run it builds every part;
+// afterwards it updates them. Everything that can be checked is checked
+// before anything changes, so a bad rule file or receiver leaves the running
+// pipeline exactly as it was.
 func (p *Pipeline) Apply(_ context.Context, cfg *configs.Config) error {
 	if p.settings.StoragePath != "" {
 		cfg.Storage.Path = p.settings.StoragePath
 	}
-	p.cfg.Store(cfg)
+	route, receivers, err := p.buildNotify(cfg)
+	if err != nil {
+		return err
+	}
+	ruleFiles, err := cfg.RuleFilePaths()
+	if err != nil {
+		return err
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfg == nil {
+		if err := p.build(cfg, ruleFiles, route, receivers); err != nil {
+			return err
+		}
+	} else if err := p.update(cfg, ruleFiles, route, receivers); err != nil {
+		return err
+	}
+	p.cfg = cfg
+	p.logSummary(cfg, receivers)
 	return nil
 }
 
-// Ready reports whether a configuration is in force.
-func (p *Pipeline) Ready() bool { return p.cfg.Load() != nil }
+// buildNotify turns the route and receivers of cfg into the dispatcher's
+// types; it changes nothing.
+func (p *Pipeline) buildNotify(cfg *configs.Config) (*notifiers.Route, []*notifiers.Receiver, error) {
+	if cfg.Route == nil {
+		return nil, nil, nil
+	}
+	route, err := notifiers.NewRoute(cfg.Route)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := integrations.Options{
+		Logger:      p.logger.With("component", "notifier"),
+		ExternalURL: p.settings.ExternalURL,
+		HTTPClient:  p.settings.HTTPClient,
+		Now:         p.now(),
+	}
+	receivers := make([]*notifiers.Receiver, 0, len(cfg.Receivers))
+	for _, rc := range cfg.Receivers {
+		r, err := integrations.Build(rc, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("receiver %q: %w", rc.Name, err)
+		}
+		receivers = append(receivers, r)
+	}
+	return route, receivers, nil
+}
+
+func (p *Pipeline) now() func() time.Time {
+	if c := p.settings.Dispatcher.Clock; c != nil {
+		return c.Now
+	}
+	return time.Now
+}
+
+// externalLabels are the config's external labels plus replica.
+func externalLabels(cfg *configs.Config) model.LabelSet {
+	ls := cfg.Global.ExternalLabels.Clone()
+	if ls == nil {
+		ls = model.LabelSet{}
+	}
+	ls["replica"] = model.LabelValue(cfg.Global.Replica)
+	return ls
+}
+
+func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
+	reg := p.settings.Registerer
+	rec, err := rules.OpenRecorder(rules.RecorderOptions{
+		Dir:        cfg.Storage.Path,
+		Retention:  time.Duration(cfg.Storage.Retention),
+		Logger:     p.logger.With("component", "tsdb"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("open storage %s: %w", cfg.Storage.Path, err)
+	}
+	cleanup := []func(){func() { _ = rec.Close() }}
+	fail := func(err error) error {
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+		return err
+	}
+
+	extLabels := externalLabels(cfg)
+	if route != nil {
+		opts := p.settings.Dispatcher
+		opts.Logger = p.logger.With("component", "dispatcher")
+		opts.Registerer = reg
+		opts.ExternalURL = p.settings.ExternalURL
+		opts.ExternalLabels = extLabels
+		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
+			return fail(err)
+		}
+	}
+	ev, err := rules.NewEvaluator(rules.EvaluatorOptions{
+		Files:          ruleFiles,
+		Interval:       time.Duration(cfg.EvaluationInterval),
+		ExternalLabels: labelsFromSet(extLabels),
+		ExternalURL:    p.settings.ExternalURL,
+		Storage:        rec,
+		Alerts:         p.sendAlerts,
+		Logger:         p.logger.With("component", "rules"),
+		Registerer:     reg,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	sched, err := probes.NewScheduler(cfg.Probes, probes.SchedulerOptions{
+		Replica: cfg.Global.Replica,
+		Logger:  p.logger.With("component", "probes"),
+		Sink:    p.record,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if reg != nil {
+		if err := reg.Register(sched); err != nil {
+			return fail(fmt.Errorf("register probe metrics: %w", err))
+		}
+	}
+	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
+	return nil
+}
+
+// update applies cfg to running parts. Rules are checked first, because a
+// bad rule file is the likeliest bad edit; when a later part refuses the
+// change, the rules go back to the files they had.
+func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
+	old := p.cfg
+	if cfg.Storage.Path != old.Storage.Path || cfg.Storage.Retention != old.Storage.Retention {
+		return errors.New("storage.path and storage.retention cannot change while tocsin runs; restart tocsin to change them")
+	}
+	if !maps(externalLabels(cfg), externalLabels(old)) || cfg.EvaluationInterval != old.EvaluationInterval {
+		return errors.New("global.replica, global.external_labels and evaluation_interval cannot change while tocsin runs; restart tocsin to change them")
+	}
+	if (route == nil) != (p.dispatcher == nil) {
+		return errors.New("adding or removing the route needs a restart of tocsin")
+	}
+	oldFiles := p.evaluator.Files()
+	if err := p.evaluator.Update(ruleFiles...); err != nil {
+		return err
+	}
+	if err := p.scheduler.Update(cfg.Probes); err != nil {
+		_ = p.evaluator.Update(oldFiles...)
+		return err
+	}
+	if p.dispatcher != nil {
+		if err := p.dispatcher.Update(route, receivers); err != nil {
+			_ = p.evaluator.Update(oldFiles...)
+			_ = p.scheduler.Update(old.Probes)
+			return err
+		}
+	}
+	return nil
+}
+
+func maps(a, b model.LabelSet) bool { return a.Equal(b) }
+
+func labelsFromSet(ls model.LabelSet) labels.Labels {
+	b := labels.NewScratchBuilder(len(ls))
+	for k, v := range ls {
+		b.Add(string(k), string(v))
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// record is the probes' sink: it stores a result's series and asks for the
+// rule groups that read them to be evaluated now. It runs on the probe's
+// goroutine and only appends to the TSDB head, which takes microseconds.
+func (p *Pipeline) record(r probes.Result) {
+	series := r.Series()
+	samples := make([]rules.Sample, len(series))
+	ls := make([]labels.Labels, len(series))
+	for i, s := range series {
+		samples[i] = rules.Sample{Labels: s.Labels, Value: s.Value}
+		ls[i] = s.Labels
+	}
+	if err := p.recorder.Record(r.Time, samples); err != nil {
+		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
+		return
+	}
+	p.evaluator.Trigger(ls)
+	if p.settings.OnResult != nil {
+		p.settings.OnResult(r)
+	}
+}
+
+// sendAlerts hands the evaluator's alerts to the dispatcher.
+func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
+	if p.dispatcher != nil && len(alerts) > 0 {
+		p.dispatcher.Send(alerts...)
+	}
+}
+
+// Handler serves the probes' push endpoints (webhooks and heartbeats);
+// mount it on probes.WebhookPath and probes.HeartbeatPath.
+func (p *Pipeline) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		s := p.scheduler
+		p.mu.Unlock()
+		if s == nil {
+			http.Error(w, "tocsin is not ready", http.StatusServiceUnavailable)
+			return
+		}
+		s.Handler().ServeHTTP(w, r)
+	})
+}
+
+// Run runs every part until ctx ends, then stops them in the order data
+// flows (probes first, the dispatcher last) and closes the storage.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.cfg == nil {
+		p.mu.Unlock()
+		return errors.New("pipeline: no configuration applied")
+	}
+	if p.running {
+		p.mu.Unlock()
+		return errors.New("pipeline: already running")
+	}
+	p.running = true
+	sched, ev, disp, rec := p.scheduler, p.evaluator, p.dispatcher, p.recorder
+	p.mu.Unlock()
+
+	// Each stage gets its own context so that shutdown can stop them in order.
+	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
+	evCtx, stopEv := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	var dispDone, evDone sync.WaitGroup
+	if disp != nil {
+		dispDone.Go(func() { _ = disp.Run(dispCtx) })
+	}
+	evDone.Go(func() { _ = ev.Run(evCtx) })
+	wg.Go(func() { _ = sched.Run(ctx) })
+
+	<-ctx.Done()
+	wg.Wait() // probes have stopped: no new results
+	stopEv()
+	evDone.Wait()
+	stopDisp()
+	dispDone.Wait()
+	if err := rec.Close(); err != nil {
+		return fmt.Errorf("close storage: %w", err)
+	}
+	return nil
+}
+
+// logSummary says at start-up and after each reload what tocsin now runs.
+func (p *Pipeline) logSummary(cfg *configs.Config, receivers []*notifiers.Receiver) {
+	probeNames := make([]string, len(cfg.Probes))
+	for i, pc := range cfg.Probes {
+		probeNames[i] = fmt.Sprintf("%s(%s every %s)", pc.Name, pc.Kind(), pc.Interval)
+	}
+	groups := p.evaluator.Groups()
+	groupNames := make([]string, len(groups))
+	for i, g := range groups {
+		groupNames[i] = fmt.Sprintf("%s(%d rules)", filepath.Base(g.File())+":"+g.Name(), len(g.Rules()))
+	}
+	recv := make([]string, len(receivers))
+	for i, r := range receivers {
+		names := make([]string, len(r.Integrations))
+		for j, in := range r.Integrations {
+			names[j] = in.Name
+		}
+		recv[i] = fmt.Sprintf("%s(%s: %s)", r.Name, r.Strategy, strings.Join(names, ", "))
+	}
+	p.logger.Info("pipeline ready",
+		"replica", cfg.Global.Replica,
+		"probes", strings.Join(probeNames, " "),
+		"rule_groups", strings.Join(groupNames, " "),
+		"receivers", strings.Join(recv, " "))
+}
