@@ -53,7 +53,7 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 		}
 		reason := failureReason(err, attemptTimedOut)
 		s.metrics.failures.WithLabelValues(receiver, in.Name, reason).Inc()
-		derr := &deliveryError{msg: fmt.Sprintf("%s: %s", in.String(), safeError(err)), err: err}
+		derr := &deliveryError{msg: safeError(err), err: err}
 		if !retry {
 			log.Warn("notification refused; not retrying", "attempts", attempt, "reason", reason, "err", derr.msg)
 			return result{outcome: OutcomeRejected, attempts: attempt, err: derr}
@@ -64,7 +64,7 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 			wait = ve.RetryAfter
 		}
 		if ctx.Err() != nil || (!deadline.IsZero() && s.clock.Now().Add(wait).After(deadline)) {
-			log.Warn("notification failed; giving up until the next flush", "attempts", attempt, "reason", reason, "err", derr.msg)
+			log.Warn("notification not accepted before the delivery deadline; giving up", "attempts", attempt, "reason", reason, "err", derr.msg)
 			return result{outcome: OutcomeFailed, attempts: attempt, err: derr}
 		}
 		log.Debug("notification failed; retrying", "attempt", attempt, "reason", reason, "wait", wait, "err", derr.msg)

@@ -48,6 +48,7 @@ can fail silently.`,
 		newCheckCmd(),
 		newTestCmd(),
 		newProbeCmd(),
+		newNotifyCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tocsin-alerting/tocsin/notifiers/notifiertest"
+)
+
+func TestNotifyTestReportsEveryIntegration(t *testing.T) {
+	const routingKey = "R0UT1NGKEY0123456789012345678901"
+	pd := notifiertest.NewPagerDuty(routingKey)
+	defer pd.Close()
+	sw := notifiertest.NewSlackWebhook(notifiertest.WithMode(notifiertest.Reject))
+	defer sw.Close()
+	hookPath := strings.TrimPrefix(sw.APIURL(), sw.URL())
+
+	file := filepath.Join(t.TempDir(), "tocsin.yml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`global: {replica: test}
+route: {receiver: oncall}
+receivers:
+- name: oncall
+  strategy: failover
+  pagerduty_configs: [{routing_key: %s, url: '%s'}]
+  slack_configs: [{api_url: '%s'}]
+`, routingKey, pd.APIURL(), sw.APIURL())), 0o600))
+
+	code, out, errOut := runCLI(t, "notify", "test", "--receiver", "oncall", "--config.file", file, "--timeout", "10s")
+	require.Equal(t, 1, code, "one integration refused: %s %s", out, errOut)
+	require.Contains(t, out, "pagerduty[0]")
+	require.Regexp(t, `pagerduty\[0\]\s+accepted`, out)
+	require.Regexp(t, `slack\[0\]\s+rejected`, out)
+	require.Contains(t, errOut, "1 of 2 integrations did not accept the test page")
+	require.NotContains(t, out+errOut, hookPath, "the webhook URL is a secret")
+	require.NotContains(t, out+errOut, routingKey)
+
+	pages := pd.Pages()
+	require.Len(t, pages, 1, "failover or not, every integration gets the test page")
+	require.Contains(t, pages[0].Title+pages[0].Text, "Test")
+
+	code, _, errOut = runCLI(t, "notify", "test", "--receiver", "nobody", "--config.file", file)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, `no receiver named "nobody"`)
+}
