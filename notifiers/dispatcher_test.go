@@ -354,3 +354,25 @@ func TestSendAfterStopIsDropped(t *testing.T) {
 	require.Empty(t, a.received())
 	require.Error(t, h.d.Update(h.d.route, []*Receiver{receiver("a", configs.StrategyAll, 0)}))
 }
+
+func TestAttemptTimeoutEndsAHangingCallAndRetries(t *testing.T) {
+	slow := newRecorder()
+	slow.answer = func(ctx context.Context, call int, n *Notification) (bool, error) {
+		if call == 1 {
+			return hang(ctx, call, n)
+		}
+		return false, nil
+	}
+	h := newHarness(t, routeCfg("oncall", nil, time.Second, 5*time.Minute, time.Hour), Options{AttemptTimeout: 5 * time.Second, BackoffMin: 2 * time.Second},
+		receiver("oncall", configs.StrategyAll, 0, integration("slow", slow, true)))
+	h.d.Send(alert(h.clock.Now(), "alertname", "BrokerDown"))
+	h.clock.Advance(time.Second)
+	slow.next(t)
+	h.clock.Advance(5 * time.Second) // the attempt times out
+	h.clock.waitTimer(t, h.clock.Now().Add(time.Second))
+	h.clock.Advance(time.Second) // backoff
+	slow.next(t)
+	h.waitFlushes(t, 1)
+	require.Equal(t, 1.0, testutil.ToFloat64(h.d.metrics.failures.WithLabelValues("oncall", "slow", ReasonTimeout)))
+	require.Equal(t, 1.0, testutil.ToFloat64(h.d.metrics.total.WithLabelValues("oncall", "slow", OutcomeAccepted)))
+}
