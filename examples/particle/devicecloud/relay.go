@@ -26,11 +26,16 @@ const EventTopicFilter = "devices/+/events/#"
 // cloud's webhook integration and event stream use: the device's payload is
 // carried as a string inside the relay's own fields.
 type Event struct {
-	Name        string    `json:"event"`
-	Data        string    `json:"data"`
-	CoreID      string    `json:"coreid"`
+	// Name is the event name: the topic after devices/<id>/events/.
+	Name string `json:"event"`
+	// Data is the device's payload, unchanged, as a string.
+	Data string `json:"data"`
+	// CoreID is the publishing device's id, taken from the topic.
+	CoreID string `json:"coreid"`
+	// PublishedAt is when the relay received the event (Config.Now).
 	PublishedAt time.Time `json:"published_at"`
-	TTL         int       `json:"ttl"`
+	// TTL is always 60, as device clouds report it.
+	TTL int `json:"ttl"`
 }
 
 // relay forwards device events to webhooks and event-stream listeners.
