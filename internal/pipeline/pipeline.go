@@ -87,6 +87,8 @@ func (p *Pipeline) Config() *configs.Config {
 func (p *Pipeline) Apply(_ context.Context, cfg *configs.Config) error {
 	if p.settings.StoragePath != "" {
 		cfg.Storage.Path = p.settings.StoragePath
+	} else {
+		cfg.Storage.Path = cfg.ResolvePath(cfg.Storage.Path)
 	}
 	route, receivers, err := p.buildNotify(cfg)
 	if err != nil {
