@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -63,6 +64,8 @@ type Options struct {
 	GroupInterval time.Duration
 	// Watchdog adds a heartbeat probe that WatchdogBeat feeds, with this grace.
 	Watchdog time.Duration
+	// Probes, when set, keeps only the named probes (Probe* constants).
+	Probes []string
 	// Logger receives tocsin's and the cloud's logs; nil discards them.
 	Logger *slog.Logger
 	// OnPage is called with every page a fake vendor accepts.
@@ -230,6 +233,7 @@ storage: {path: data/}
 rule_files: [{{.RuleFile}}]
 evaluation_interval: 5s
 probes:
+{{- if call .Keep .P.BrokerRoundTrip}}
 # The incident's blind spot: a message through the broker and back.
 - name: {{.P.BrokerRoundTrip}}
   interval: {{.Interval}}
@@ -238,6 +242,8 @@ probes:
   roundtrip:
     send:   {mqtt: {url: '{{.MQTT}}', topic: canary/ping, qos: 1}}
     expect: {mqtt: {url: '{{.MQTT}}', topic: canary/ping, qos: 1}}
+{{- end}}
+{{- if call .Keep .P.DeviceToWebhook}}
 # Device → broker → webhook integration → tocsin's own endpoint.
 - name: {{.P.DeviceToWebhook}}
   interval: {{.Interval}}
@@ -246,6 +252,8 @@ probes:
   roundtrip:
     send:   {mqtt: {url: '{{.MQTT}}', topic: devices/canary/events/webhook-ping, qos: 1}}
     expect: {webhook: {}}
+{{- end}}
+{{- if call .Keep .P.DeviceToEvents}}
 # Device → broker → the cloud's event stream (SSE).
 - name: {{.P.DeviceToEvents}}
   interval: {{.Interval}}
@@ -254,12 +262,15 @@ probes:
   roundtrip:
     send:   {mqtt: {url: '{{.MQTT}}', topic: devices/canary/events/sse-ping, qos: 1}}
     expect: {sse: {url: '{{.Events}}'}}
+{{- end}}
+{{- if call .Keep .P.FrontDoor}}
 # The check that stayed green during the incident.
 - name: {{.P.FrontDoor}}
   interval: {{.Interval}}
   timeout: {{.Timeout}}
   labels: {service: api}
   http: {url: '{{.HTTP}}/healthz', valid_status_codes: [200]}
+{{- end}}
 {{- if .Watchdog}}
 # Another alerting system must call tocsin; silence means it is dead.
 - name: {{.P.Watchdog}}
@@ -289,7 +300,9 @@ func (s *Scenario) writeConfig(o Options) error {
 		return err
 	}
 	var b strings.Builder
+	keep := func(name string) bool { return len(o.Probes) == 0 || slices.Contains(o.Probes, name) }
 	err := configTemplate.Execute(&b, map[string]any{
+		"Keep": keep,
 		"P": map[string]string{
 			"BrokerRoundTrip": ProbeBrokerRoundTrip, "DeviceToWebhook": ProbeDeviceToWebhook,
 			"DeviceToEvents": ProbeDeviceToEvents, "FrontDoor": ProbeFrontDoor, "Watchdog": ProbeWatchdog,
