@@ -97,7 +97,7 @@ func (h *health) report(r *Receiver, in *Integration, res result) {
 func (h *health) firing(r *Receiver, in *Integration, res result) *model.Alert {
 	labels := model.LabelSet{
 		model.AlertNameLabel: AlertNotifierFailing,
-		"severity":           "critical",
+		"severity":           "page",
 		"receiver":           model.LabelValue(r.Name),
 		"integration":        model.LabelValue(in.Name),
 		"index":              model.LabelValue(strconv.Itoa(in.Index)),
