@@ -1,0 +1,249 @@
+package scenario_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tocsin-alerting/tocsin/examples/particle/devicecloud"
+	"github.com/tocsin-alerting/tocsin/examples/particle/scenario"
+	"github.com/tocsin-alerting/tocsin/notifiers/notifiertest"
+	"github.com/tocsin-alerting/tocsin/probes"
+)
+
+// Settings of the time-to-page measurement. The probe timeout is the
+// largest tocsin accepts below the interval.
+const (
+	ttpInterval = time.Second
+	ttpTimeout  = 900 * time.Millisecond
+	// ttpRecoverWithin bounds the wait for the probe to succeed again and
+	// for the resolve to be delivered after healing.
+	ttpRecoverWithin = 30 * time.Second
+	// ttpPageWithin bounds the wait for a page after a break.
+	ttpPageWithin = 15 * time.Second
+)
+
+// ttpRules pages on the first failed broker round trip.
+const ttpRules = `groups:
+- name: time-to-page
+  rules:
+  - alert: BrokerRoundTripFailing
+    expr: probe_success{probe="broker-roundtrip"} == 0
+    for: 0s
+    labels: {severity: page}
+    annotations: {summary: 'messages no longer pass through the broker'}
+`
+
+// failureShape is one way the broker stops relaying, and its cure.
+type failureShape struct {
+	name        string
+	brk         func(*devicecloud.DeviceCloud)
+	heal        func(*devicecloud.DeviceCloud) error
+	median, max time.Duration // goals
+}
+
+var failureShapes = []failureShape{
+	{
+		name:   "refused",
+		brk:    (*devicecloud.DeviceCloud).StopBroker,
+		heal:   (*devicecloud.DeviceCloud).StartBroker,
+		median: 600 * time.Millisecond, max: 1100 * time.Millisecond,
+	},
+	{
+		name:   "hang",
+		brk:    (*devicecloud.DeviceCloud).HangBroker,
+		heal:   func(dc *devicecloud.DeviceCloud) error { dc.UnhangBroker(); return nil },
+		median: 1600 * time.Millisecond, max: 2100 * time.Millisecond,
+	},
+	{
+		name:   "drop",
+		brk:    (*devicecloud.DeviceCloud).BreakRelay,
+		heal:   func(dc *devicecloud.DeviceCloud) error { dc.HealRelay(); return nil },
+		median: 1600 * time.Millisecond, max: 2100 * time.Millisecond,
+	},
+}
+
+// BenchmarkTimeToPage measures, for each failure shape, the time from the
+// moment the broker stops relaying to the moment the first fake vendor
+// accepts the page, over a number of breaks at random phases of the probe
+// schedule (TOCSIN_TTP_BREAKS, default 20). It also reports tocsin's own
+// part: from the completion of the probe run that decided to the vendor's
+// acceptance. The breaks run once per benchmark, whatever b.N is, because
+// each takes seconds of real time.
+func BenchmarkTimeToPage(b *testing.B) {
+	breaks := 20
+	if v := os.Getenv("TOCSIN_TTP_BREAKS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("TOCSIN_TTP_BREAKS=%q: want a positive number", v)
+		}
+		breaks = n
+	}
+	for _, shape := range failureShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			m := measureTimeToPage(b, shape, breaks)
+			total, own := summarize(m.total), summarize(m.own)
+			b.ReportMetric(total.median.Seconds(), "median-s")
+			b.ReportMetric(total.max.Seconds(), "max-s")
+			b.ReportMetric(float64(own.median.Microseconds())/1000, "own-median-ms")
+			b.ReportMetric(float64(own.max.Microseconds())/1000, "own-max-ms")
+			b.ReportMetric(float64(len(m.total)), "breaks")
+			b.Logf("%s: time to page median %s max %s (goal %s / %s); own part median %s max %s; reasons %v",
+				shape.name, total.median, total.max, shape.median, shape.max, own.median, own.max, m.reasons)
+			if os.Getenv("TOCSIN_TTP_VERBOSE") != "" {
+				for i := range m.total {
+					b.Logf("break %2d: page after %s, own part %s", i+1, m.total[i], m.own[i])
+				}
+			}
+		})
+	}
+}
+
+// ttpMeasurement holds one time per break.
+type ttpMeasurement struct {
+	total, own []time.Duration
+	reasons    map[probes.Reason]int // reason of the deciding probe run
+}
+
+// ttpWatch follows pages and probe results across breaks.
+type ttpWatch struct {
+	mu       sync.Mutex
+	breakAt  time.Time // zero while healthy
+	decided  time.Time // completion of the first failing run after the break
+	reason   probes.Reason
+	paged    chan time.Time
+	ok       chan struct{} // a successful run after healing
+	resolved chan struct{}
+}
+
+func (w *ttpWatch) onResult(r probes.Result) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	done := r.Time.Add(r.Duration)
+	switch {
+	case r.Success:
+		select {
+		case w.ok <- struct{}{}:
+		default:
+		}
+	case !w.breakAt.IsZero() && w.decided.IsZero() && !done.Before(w.breakAt):
+		w.decided, w.reason = done, r.Reason
+	}
+}
+
+func (w *ttpWatch) onPage(p notifiertest.Page) {
+	now := time.Now()
+	if p.Resolved {
+		select {
+		case w.resolved <- struct{}{}:
+		default:
+		}
+		return
+	}
+	select {
+	case w.paged <- now:
+	default: // a later vendor's copy of the same page
+	}
+}
+
+func measureTimeToPage(b *testing.B, shape failureShape, breaks int) ttpMeasurement {
+	b.Helper()
+	w := &ttpWatch{paged: make(chan time.Time, 1), ok: make(chan struct{}, 1), resolved: make(chan struct{}, 1)}
+	s, err := scenario.Start(scenario.Options{
+		Dir:           b.TempDir(),
+		Interval:      ttpInterval,
+		Timeout:       ttpTimeout,
+		Rules:         ttpRules,
+		Probes:        []string{scenario.ProbeBrokerRoundTrip},
+		GroupInterval: 200 * time.Millisecond, // resolves arrive quickly between breaks
+		OnPage:        w.onPage,
+		OnResult:      w.onResult,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+
+	m := ttpMeasurement{reasons: map[probes.Reason]int{}}
+	waitOK := func(what string) {
+		drain(w.ok)
+		select {
+		case <-w.ok:
+		case <-time.After(ttpRecoverWithin):
+			b.Fatalf("%s: the broker round trip did not succeed within %s", what, ttpRecoverWithin)
+		}
+	}
+	waitOK("start")
+	for i := range breaks {
+		// A random phase relative to the probe schedule.
+		time.Sleep(rand.N(ttpInterval))
+		drain(w.paged)
+		drain(w.resolved)
+		w.mu.Lock()
+		w.breakAt, w.decided = time.Now(), time.Time{}
+		breakAt := w.breakAt
+		shape.brk(s.Cloud)
+		w.mu.Unlock()
+
+		var pagedAt time.Time
+		select {
+		case pagedAt = <-w.paged:
+		case <-time.After(ttpPageWithin):
+			b.Fatalf("break %d (%s): no page within %s", i+1, shape.name, ttpPageWithin)
+		}
+		w.mu.Lock()
+		decided, reason := w.decided, w.reason
+		w.breakAt = time.Time{}
+		w.mu.Unlock()
+		if decided.IsZero() {
+			b.Fatalf("break %d (%s): paged without a failing probe run", i+1, shape.name)
+		}
+		m.total = append(m.total, pagedAt.Sub(breakAt))
+		m.own = append(m.own, pagedAt.Sub(decided))
+		m.reasons[reason]++
+
+		if err := shape.heal(s.Cloud); err != nil {
+			b.Fatal(err)
+		}
+		waitOK(fmt.Sprintf("break %d (%s): heal", i+1, shape.name))
+		select {
+		case <-w.resolved:
+		case <-time.After(ttpRecoverWithin):
+			b.Fatalf("break %d (%s): no resolve within %s", i+1, shape.name, ttpRecoverWithin)
+		}
+		// Let the dispatcher retire the resolved group, so that the next
+		// break opens a new one and group_wait (0s) applies again.
+		time.Sleep(300 * time.Millisecond)
+	}
+	return m
+}
+
+func drain[T any](ch chan T) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+type stats struct{ median, max time.Duration }
+
+func summarize(ds []time.Duration) stats {
+	if len(ds) == 0 {
+		return stats{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stats{median: med, max: s[len(s)-1]}
+}
