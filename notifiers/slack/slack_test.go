@@ -115,7 +115,7 @@ func TestWebhookLayoutInBlockKit(t *testing.T) {
 	notif := notification("k", model.AlertFiring)
 	for i := range 200 {
 		notif.Alerts = append(notif.Alerts, &model.Alert{
-			Labels:   model.LabelSet{"alertname": "ProbeFailing", "probe": model.LabelValue(strings.Repeat("p", 30) + string(rune('a'+i%26)))},
+			Labels:   model.LabelSet{"alertname": "ProbeFailing", "probe": model.LabelValue(strings.Repeat("p", 300) + string(rune('a'+i%26)))},
 			StartsAt: notif.Alerts[0].StartsAt,
 		})
 	}
