@@ -176,8 +176,9 @@ func (c *checker) document(content []byte) {
 // keys, and calls f for every known key with a non-null value.
 func (c *checker) mapping(n *yaml.Node, what string, known []string, f func(key string, k, v *yaml.Node)) {
 	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
+	pairs := mergedPairs(n)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, v := pairs[i], deref(pairs[i+1])
 		if prev, ok := seen[k.Value]; ok {
 			c.errorf(k, "key %q is already set at line %d", k.Value, prev.Line)
 			continue
@@ -565,6 +566,41 @@ func (c *checker) lintDuplicates() {
 			Message: fmt.Sprintf("duplicate rule %q with labels %s (first at line %d); might cause inconsistency while recording expressions", r.name, r.labels, p.node.Line),
 		})
 	}
+}
+
+// mergedPairs returns a mapping's key and value nodes with YAML merge
+// keys (<<: *anchor) resolved: merged keys come after the mapping's own
+// and only where the mapping does not set them itself.
+func mergedPairs(n *yaml.Node) []*yaml.Node {
+	var own, merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag != "!!merge" {
+			own = append(own, k, v)
+			continue
+		}
+		v = deref(v)
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src = deref(src); src.Kind == yaml.MappingNode {
+				merged = append(merged, mergedPairs(src)...)
+			}
+		}
+	}
+	set := map[string]bool{}
+	for i := 0; i < len(own); i += 2 {
+		set[own[i].Value] = true
+	}
+	for i := 0; i+1 < len(merged); i += 2 {
+		if !set[merged[i].Value] {
+			set[merged[i].Value] = true
+			own = append(own, merged[i], merged[i+1])
+		}
+	}
+	return own
 }
 
 // deref follows YAML aliases to the node they name.

@@ -213,6 +213,20 @@ func TestCheckBrokenFiles(t *testing.T) {
 			want: []string{`6:5: unknown key "severity"`, `7:28: template of annotation "summary": template: __alert_A:1: function "humanise" not defined`},
 		},
 		{
+			name: "anchors and merge keys",
+			file: `groups:
+- name: g
+  rules:
+  - &base
+    alert: A
+    expr: up == 0
+    labels: {severity: page}
+  - <<: *base
+    alert: B
+`,
+			wantNum: 2,
+		},
+		{
 			name:    "empty file",
 			file:    "",
 			wantNum: 0,
