@@ -44,6 +44,7 @@ func (d Diagnostic) String() string {
 // prints one FILE:LINE:COL: message per line.
 type Diagnostics []Diagnostic
 
+// Error joins the diagnostics, one FILE:LINE:COL: message a line.
 func (ds Diagnostics) Error() string {
 	lines := make([]string, len(ds))
 	for i, d := range ds {

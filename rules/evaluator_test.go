@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
@@ -15,11 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The TSDB's and OpenTelemetry's package-level helpers.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/prometheus/prometheus/tsdb/wlog.(*WL).run"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 // fakeClock is a clock the test moves by hand.
@@ -348,6 +345,50 @@ func TestTriggerEvaluatesOnlyReadingGroupsAtProbeTime(t *testing.T) {
 	h.ev.pendMu.Lock()
 	require.Empty(t, h.ev.pending)
 	h.ev.pendMu.Unlock()
+}
+
+func TestTriggersCoalesce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	reg := prometheus.NewRegistry()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rec.Close()) }()
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:      []string{writeRules(t, dir, failingRule)},
+		Interval:   time.Hour,
+		Storage:    rec,
+		Alerts:     func(context.Context, []*model.Alert) {},
+		Now:        clock.Now,
+		Registerer: reg,
+	})
+	require.NoError(t, err)
+	ev.pass(context.Background(), false) // start-up evaluation
+	series := []labels.Labels{labels.FromStrings("__name__", "probe_success", "probe", "api")}
+	before := counterValue(t, reg, "prometheus_rule_evaluations_total")
+	for range 50 {
+		ev.Trigger(series)
+	}
+	clock.Add(time.Second)
+	ev.pass(context.Background(), false)
+	require.Equal(t, before+1, counterValue(t, reg, "prometheus_rule_evaluations_total"), "50 triggers, one evaluation")
+}
+
+// counterValue sums a counter family of reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 func lastEval(ev *Evaluator, name string) time.Time {
