@@ -23,6 +23,7 @@ type group struct {
 	mu         sync.Mutex
 	alerts     map[model.Fingerprint]*model.Alert
 	stopTimer  func() bool
+	armed      bool // the group_wait timer has been started
 	hasFlushed bool
 	inflight   bool // a delivery of this group is running
 	pending    bool // a flush came due while it was running
@@ -36,7 +37,8 @@ func newGroup(d *Dispatcher, r *Route, recv *Receiver, labels model.LabelSet, id
 		key: key, dedup: dedupKey(key),
 		alerts: map[model.Fingerprint]*model.Alert{},
 	}
-	g.stopTimer = d.clock.AfterFunc(r.GroupWait, g.onTimer)
+	// group_wait starts with the first insert, which arms the timer.
+	g.stopTimer = func() bool { return false }
 	return g
 }
 
@@ -53,6 +55,14 @@ func (g *group) insert(a *model.Alert, now time.Time) {
 		a = &c
 	}
 	g.alerts[fp] = a
+	if !g.armed {
+		// Armed here, under g.mu and after the alert is filed: with a
+		// group_wait of 0 the timer fires at once, and a flush that ran
+		// before the insert would find the group empty and hold the page
+		// back a whole group_interval.
+		g.armed = true
+		g.stopTimer = g.d.clock.AfterFunc(g.route.GroupWait, g.onTimer)
+	}
 	if !g.hasFlushed && !g.dead && !a.StartsAt.Add(g.route.GroupWait).After(now) && g.route.GroupWait > 0 {
 		g.stopTimer()
 		g.stopTimer = g.d.clock.AfterFunc(0, g.onTimer)
