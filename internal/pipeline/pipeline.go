@@ -272,8 +272,9 @@ func (p *Pipeline) record(r probes.Result) {
 		ls[i] = s.Labels
 	}
 	if err := p.recorder.Record(r.Time, samples); err != nil {
+		// Refused samples are named in err; the others were stored and
+		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
-		return
 	}
 	p.evaluator.Trigger(ls)
 	if p.settings.OnResult != nil {
