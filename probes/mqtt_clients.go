@@ -107,6 +107,7 @@ func dialMQTT311(d mqttDial) (mqttClient, error) {
 		SetClientID(d.clientID).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
+		SetStore(noStore{}).
 		SetUsername(d.username).
 		SetPassword(d.password).
 		SetAutoReconnect(true).
