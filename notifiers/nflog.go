@@ -1,7 +1,6 @@
 package notifiers
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -100,13 +99,4 @@ func needsUpdate(e *logEntry, firing, resolved []model.Fingerprint, sendResolved
 		return true
 	}
 	return !e.at.Add(repeat).After(now)
-}
-
-func sortedFingerprints(alerts []*model.Alert) []model.Fingerprint {
-	out := make([]model.Fingerprint, len(alerts))
-	for i, a := range alerts {
-		out[i] = a.Fingerprint()
-	}
-	slices.Sort(out)
-	return out
 }

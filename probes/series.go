@@ -3,6 +3,7 @@ package probes
 import (
 	"slices"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -44,7 +45,7 @@ func (r *Result) Series() []Sample {
 	b := labels.NewScratchBuilder(r.Labels.Len() + 5)
 	add := func(name string, v float64, extraName, extraValue string) {
 		b.Reset()
-		b.Add(labels.MetricName, name)
+		b.Add(model.MetricNameLabel, name)
 		b.Add(labelProbe, r.Probe)
 		b.Add(labelKind, r.Kind)
 		b.Add(labelReplica, r.Replica)
