@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 )
 
@@ -73,10 +74,16 @@ func TestHelpListsCommandsWithExamples(t *testing.T) {
 	for _, c := range []string{"run", "check", "version"} {
 		require.Contains(t, out, "\n  "+c+" ")
 	}
-	for _, c := range newRootCmd().Commands() {
-		if c.Name() == "help" || c.Name() == "completion" {
-			continue
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			require.NotEmpty(t, sub.Example, "command %q needs an example", sub.CommandPath())
+			require.NotEmpty(t, sub.Short, "command %q needs a summary", sub.CommandPath())
+			walk(sub)
 		}
-		require.NotEmpty(t, c.Example, "command %q needs an example", c.Name())
 	}
+	walk(newRootCmd())
 }
