@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"time"
@@ -40,15 +41,27 @@ func reasonOf(err error, def Reason) Reason {
 // connState tracks whether a long-lived connection is up. Each time it
 // comes up its generation grows, so that subscriptions made on an earlier
 // session are known to need renewing.
+//
+// A run that finds the connection down must not wait for the client's
+// reconnect schedule to learn that the broker is gone: it fails as soon as
+// an attempt to connect fails or, when the state knows the broker's
+// address, as soon as its own TCP dial is refused. Only a broker that still
+// accepts connections is waited for until the run's deadline.
 type connState struct {
+	// dial, when set, checks that the broker accepts TCP connections.
+	dial func(ctx context.Context) error
+
 	mu      sync.Mutex
 	up      bool
 	gen     uint64
 	upCh    chan struct{} // closed while up
+	failCh  chan struct{} // closed and replaced when an attempt to connect fails
 	lastErr error
 }
 
-func newConnState() *connState { return &connState{upCh: make(chan struct{})} }
+func newConnState() *connState {
+	return &connState{upCh: make(chan struct{}), failCh: make(chan struct{})}
+}
 
 func (c *connState) setUp() {
 	c.mu.Lock()
@@ -73,14 +86,19 @@ func (c *connState) setDown(err error) {
 	}
 }
 
+// setErr records a failed attempt to connect and wakes the runs waiting
+// for the connection, so that they fail now rather than at their deadline.
 func (c *connState) setErr(err error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.lastErr = err
-	c.mu.Unlock()
+	close(c.failCh)
+	c.failCh = make(chan struct{})
 }
 
-// await waits until the connection is up, returning its generation, or
-// fails with the last connection error once ctx ends.
+// await returns the connection's generation once it is up. While it is
+// down, await fails when an attempt to connect fails, when the broker
+// refuses a TCP connection, or when ctx ends.
 func (c *connState) await(ctx context.Context) (uint64, error) {
 	c.mu.Lock()
 	if c.up {
@@ -88,20 +106,50 @@ func (c *connState) await(ctx context.Context) (uint64, error) {
 		c.mu.Unlock()
 		return g, nil
 	}
-	ch := c.upCh
+	upCh, failCh := c.upCh, c.failCh
 	c.mu.Unlock()
-	select {
-	case <-ch:
+	var dialErr chan error // nil (never ready) without a dial check
+	if c.dial != nil {
+		dialErr = make(chan error, 1)
+		go func() { dialErr <- c.dial(ctx) }()
+	}
+	for {
+		select {
+		case <-upCh:
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.gen, nil
+		case err := <-dialErr:
+			dialErr = nil
+			if err == nil || ctx.Err() != nil {
+				continue // the port accepts: wait for the client to connect
+			}
+			return 0, withReason(ReasonConnect, fmt.Errorf("not connected: %w", err))
+		case <-failCh:
+		case <-ctx.Done():
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.gen, nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		if c.up && ctx.Err() == nil { // another attempt succeeded meanwhile
+			return c.gen, nil
+		}
 		if c.lastErr != nil {
 			return 0, withReason(ReasonConnect, fmt.Errorf("not connected: %w", c.lastErr))
 		}
 		return 0, withReason(ReasonConnect, errors.New("not connected before the deadline (no answer to connect)"))
+	}
+}
+
+// tcpDial returns a check that address accepts TCP connections; the
+// connection is closed at once.
+func tcpDial(address string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", address)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
 	}
 }
 

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 		// the client was closed run to its end (at most its connect timeout).
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Connect.func1"),
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Disconnect.func1"),
+		// Likewise a reconnect loop finishes the pause between two attempts
+		// (at most reconnectDelay) before it sees the client was closed.
+		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).reconnect"),
 	)
 }
 

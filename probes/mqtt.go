@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -83,6 +85,9 @@ func (p *connPools) acquireMQTT(t *configs.MQTTTransport) (*mqttConn, error) {
 	}
 	c := &mqttConn{pools: p, key: key, refs: 1, state: newConnState(),
 		exact: map[string]*mqttSub{}, wild: map[string]*mqttSub{}}
+	if addr := mqttAddress(u); addr != "" {
+		c.state.dial = tcpDial(addr)
+	}
 	dial := dialMQTT311
 	if t.ProtocolVersion == configs.MQTTv5 {
 		dial = dialMQTT5
@@ -114,6 +119,19 @@ func mqttClientID(replica string) string {
 		r = r[:10]
 	}
 	return "tocsin-" + r + "-" + hex.EncodeToString(b[:])
+}
+
+// mqttAddress is the host:port a broker URL connects to, or "" for a
+// scheme whose default port is unknown.
+func mqttAddress(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := map[string]string{"tcp": "1883", "mqtt": "1883", "ssl": "8883", "tls": "8883", "mqtts": "8883", "ws": "80", "wss": "443"}[strings.ToLower(u.Scheme)]
+	if port == "" || u.Hostname() == "" {
+		return ""
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func isTLSScheme(s string) bool {

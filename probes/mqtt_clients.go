@@ -113,7 +113,10 @@ func dialMQTT311(d mqttDial) (mqttClient, error) {
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(reconnectDelay).
-		SetMaxReconnectInterval(10 * time.Second).
+		// Retry at a steady pace, as autopaho does for MQTT 5: a run fails
+		// at once while the last attempt failed, so a growing back-off
+		// would only delay noticing that the broker is back.
+		SetMaxReconnectInterval(reconnectDelay).
 		SetConnectTimeout(mqttConnectTimeout).
 		SetKeepAlive(mqttKeepAlive).
 		SetPingTimeout(5 * time.Second).
