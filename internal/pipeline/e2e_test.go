@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		// the client was closed run to its end (at most its connect timeout).
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Connect.func1"),
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Disconnect.func1"),
+		// Its reconnect loop notices a Disconnect only after the back-off
+		// sleep it is in (at most the probes' reconnect delay).
+		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).reconnect"),
 	)
 }
 
