@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -21,6 +22,12 @@ type sender struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	jitter         func() float64
+
+	mu sync.Mutex
+	// notBefore holds, per receiver and integration, when the vendor's
+	// last Retry-After ends, so that the next flush and other groups wait
+	// for it too instead of asking the vendor again early.
+	notBefore map[healthKey]time.Time
 }
 
 // result is what one integration did with one notification.
@@ -36,7 +43,12 @@ type result struct {
 func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, in *Integration, n *Notification) result {
 	start := s.clock.Now()
 	log := s.logger.With("receiver", receiver, "integration", in.String(), "group", n.DedupKey)
+	key := healthKey{receiver, integrationKey{in.Name, in.Index}}
 	for attempt := 1; ; attempt++ {
+		if err := s.awaitRetryAfter(ctx, key, deadline); err != nil {
+			log.Warn("notification not sent: the vendor's Retry-After lasts past the delivery deadline", "attempts", attempt-1, "err", err)
+			return result{outcome: OutcomeFailed, attempts: attempt - 1, err: err}
+		}
 		actx, cancel := withTimeout(ctx, s.clock, s.attemptTimeout)
 		retry, err := in.Notifier.Notify(actx, n)
 		attemptTimedOut := err != nil && timedOut(actx)
@@ -62,6 +74,7 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 		var ve *VendorError
 		if errors.As(err, &ve) && ve.RetryAfter > 0 {
 			wait = ve.RetryAfter
+			s.setRetryAfter(key, s.clock.Now().Add(wait))
 		}
 		if ctx.Err() != nil || (!deadline.IsZero() && s.clock.Now().Add(wait).After(deadline)) {
 			log.Warn("notification not accepted before the delivery deadline; giving up", "attempts", attempt, "reason", reason, "err", derr.msg)
@@ -72,6 +85,35 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 			return result{outcome: OutcomeFailed, attempts: attempt, err: derr}
 		}
 	}
+}
+
+// setRetryAfter records until when the vendor asked not to be called.
+func (s *sender) setRetryAfter(k healthKey, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notBefore == nil {
+		s.notBefore = map[healthKey]time.Time{}
+	}
+	s.notBefore[k] = until
+}
+
+// awaitRetryAfter waits until the integration's last Retry-After has
+// passed. It fails without waiting when that is after deadline.
+func (s *sender) awaitRetryAfter(ctx context.Context, k healthKey, deadline time.Time) error {
+	s.mu.Lock()
+	until, ok := s.notBefore[k]
+	if ok && !until.After(s.clock.Now()) {
+		delete(s.notBefore, k)
+		ok = false
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if !deadline.IsZero() && until.After(deadline) {
+		return &deliveryError{msg: "rate limited: the vendor asked not to be called until " + until.UTC().Format(time.RFC3339)}
+	}
+	return sleep(ctx, s.clock, until.Sub(s.clock.Now()))
 }
 
 // backoff is the wait before attempt+1: exponential from backoffMin up to
