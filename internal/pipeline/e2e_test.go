@@ -384,6 +384,7 @@ func TestPrimaryVendorFailing(t *testing.T) {
 			s.PagerDuty.SetMode(tc.mode)
 			healthy(t, w, scenario.ProbeBrokerRoundTrip)
 
+			broke := time.Now()
 			s.Cloud.StopBroker()
 			got := w.until(t, "Opsgenie and Slack to page", func(s seen) bool {
 				return s.pagedBy(alertProbeFailing, scenario.ProbeBrokerRoundTrip, false, "opsgenie", "slack")
@@ -398,6 +399,15 @@ func TestPrimaryVendorFailing(t *testing.T) {
 			}
 			require.Eventually(t, func() bool { return attemptFailures(s, "pagerduty", tc.reason) > 0 }, waitLimit, 10*time.Millisecond,
 				"no %s failure counted for PagerDuty", tc.reason)
+			if tc.mode == notifiertest.RateLimit {
+				// Later flushes come every group_interval (500ms), but
+				// PagerDuty asked for a second between calls.
+				require.Eventually(t, func() bool { return s.PagerDuty.Attempts() >= 3 }, waitLimit, 10*time.Millisecond)
+				attempts := s.PagerDuty.Attempts()
+				elapsed := time.Since(broke)
+				require.LessOrEqual(t, time.Duration(attempts-1)*time.Second, elapsed,
+					"%d calls within %s despite Retry-After: 1", attempts, elapsed)
+			}
 
 			s.PagerDuty.SetMode(notifiertest.Accept)
 			got = w.until(t, "PagerDuty to accept after it recovers", func(s seen) bool {
