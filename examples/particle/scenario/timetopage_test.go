@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,14 +120,24 @@ type ttpWatch struct {
 	paged    chan time.Time
 	ok       chan struct{} // a successful run after healing
 	resolved chan struct{}
+	slot     time.Time // start of the latest successful run: the schedule's phase
+	events   []string  // what happened since the break, for TOCSIN_TTP_VERBOSE
+}
+
+func (w *ttpWatch) note(format string, args ...any) {
+	if !w.breakAt.IsZero() {
+		w.events = append(w.events, fmt.Sprintf("%8.1fms ", float64(time.Since(w.breakAt).Microseconds())/1000)+fmt.Sprintf(format, args...))
+	}
 }
 
 func (w *ttpWatch) onResult(r probes.Result) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	done := r.Time.Add(r.Duration)
+	w.note("result success=%v reason=%s done at %.1fms", r.Success, r.Reason, float64(done.Sub(w.breakAt).Microseconds())/1000)
 	switch {
 	case r.Success:
+		w.slot = r.Time
 		select {
 		case w.ok <- struct{}{}:
 		default:
@@ -138,6 +149,9 @@ func (w *ttpWatch) onResult(r probes.Result) {
 
 func (w *ttpWatch) onPage(p notifiertest.Page) {
 	now := time.Now()
+	w.mu.Lock()
+	w.note("page %s %s resolved=%v", p.Vendor, p.Action, p.Resolved)
+	w.mu.Unlock()
 	if p.Resolved {
 		select {
 		case w.resolved <- struct{}{}:
@@ -179,13 +193,16 @@ func measureTimeToPage(b *testing.B, shape failureShape, breaks int) ttpMeasurem
 		}
 	}
 	waitOK("start")
+	phases := spreadPhases(breaks)
 	for i := range breaks {
-		// A random phase relative to the probe schedule.
-		time.Sleep(rand.N(ttpInterval))
+		w.mu.Lock()
+		slot := w.slot
+		w.mu.Unlock()
+		time.Sleep(untilPhase(slot, phases[i], time.Now()))
 		drain(w.paged)
 		drain(w.resolved)
 		w.mu.Lock()
-		w.breakAt, w.decided = time.Now(), time.Time{}
+		w.breakAt, w.decided, w.events = time.Now(), time.Time{}, nil
 		breakAt := w.breakAt
 		shape.brk(s.Cloud)
 		w.mu.Unlock()
@@ -196,10 +213,14 @@ func measureTimeToPage(b *testing.B, shape failureShape, breaks int) ttpMeasurem
 		case <-time.After(ttpPageWithin):
 			b.Fatalf("break %d (%s): no page within %s", i+1, shape.name, ttpPageWithin)
 		}
+		time.Sleep(20 * time.Millisecond) // let the other vendors' copies show in the events
 		w.mu.Lock()
-		decided, reason := w.decided, w.reason
+		decided, reason, events := w.decided, w.reason, w.events
 		w.breakAt = time.Time{}
 		w.mu.Unlock()
+		if os.Getenv("TOCSIN_TTP_VERBOSE") != "" && pagedAt.Sub(decided) > 50*time.Millisecond {
+			b.Logf("break %d: slow own part:\n%s", i+1, strings.Join(events, "\n"))
+		}
 		if decided.IsZero() {
 			b.Fatalf("break %d (%s): paged without a failing probe run", i+1, shape.name)
 		}
@@ -216,11 +237,61 @@ func measureTimeToPage(b *testing.B, shape failureShape, breaks int) ttpMeasurem
 		case <-time.After(ttpRecoverWithin):
 			b.Fatalf("break %d (%s): no resolve within %s", i+1, shape.name, ttpRecoverWithin)
 		}
-		// Let the dispatcher retire the resolved group, so that the next
-		// break opens a new one and group_wait (0s) applies again.
-		time.Sleep(300 * time.Millisecond)
+		// The next break must open a new alert group, so that group_wait
+		// (0s) applies again rather than the old group's group_interval.
+		waitNoGroups(b, s)
 	}
 	return m
+}
+
+// spreadPhases returns n phases of the probe interval, one at a random
+// point of each n-th of it, in random order: every phase is as likely as
+// with independent draws, but the n breaks cover the interval evenly, so
+// that the median of 20 breaks is not at the mercy of a few draws.
+func spreadPhases(n int) []time.Duration {
+	phases := make([]time.Duration, n)
+	width := ttpInterval / time.Duration(n)
+	for k := range phases {
+		phases[k] = time.Duration(k)*width + rand.N(width)
+	}
+	rand.Shuffle(n, func(i, j int) { phases[i], phases[j] = phases[j], phases[i] })
+	return phases
+}
+
+// untilPhase is how long to wait from now until phase past the start of a
+// probe run, with runs starting every ttpInterval from slot; it leaves at
+// least 100ms so that the current run has ended.
+func untilPhase(slot time.Time, phase time.Duration, now time.Time) time.Duration {
+	at := slot.Add(phase)
+	for at.Before(now.Add(100 * time.Millisecond)) {
+		at = at.Add(ttpInterval)
+	}
+	return at.Sub(now)
+}
+
+// waitNoGroups waits until the dispatcher holds no alert group.
+func waitNoGroups(b *testing.B, s *scenario.Scenario) {
+	b.Helper()
+	deadline := time.Now().Add(ttpRecoverWithin)
+	for {
+		mfs, err := s.Registry.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		groups := -1.0
+		for _, mf := range mfs {
+			if mf.GetName() == "tocsin_dispatcher_aggregation_groups" {
+				groups = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if groups == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the dispatcher still holds %v alert groups after %s", groups, ttpRecoverWithin)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func drain[T any](ch chan T) {
