@@ -71,7 +71,7 @@ var failureShapes = []failureShape{
 
 // BenchmarkTimeToPage measures, for each failure shape, the time from the
 // moment the broker stops relaying to the moment the first fake vendor
-// accepts the page, over a number of breaks at random phases of the probe
+// accepts the page, over a number of breaks at phases spread over the probe
 // schedule (TOCSIN_TTP_BREAKS, default 20). It also reports tocsin's own
 // part: from the completion of the probe run that decided to the vendor's
 // acceptance. The breaks run once per benchmark, whatever b.N is, because
