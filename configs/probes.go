@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -309,7 +310,13 @@ func (r *RoundTripProbe) validate(v *validator) {
 }
 
 func (m *MQTTTransport) validate(v *validator, publish bool) {
-	v.url(m, &m.URL, "url", true, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss")
+	u := v.url(m, &m.URL, "url", true, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss")
+	if u != nil && m.TLS != nil && !slices.Contains(mqttTLSSchemes, u.Scheme) {
+		// The MQTT clients choose TLS by scheme alone; tls_config on a
+		// plain URL would be ignored and the probe would talk in the clear.
+		v.errorf(m.TLS, "tls_config needs a TLS URL (%s); %s:// connects without TLS",
+			strings.Join(mqttTLSSchemes, ", "), u.Scheme)
+	}
 	switch {
 	case m.Topic == "":
 		v.errorf(m, "topic is required")
@@ -330,6 +337,9 @@ func (m *MQTTTransport) validate(v *validator, publish bool) {
 	}
 	v.tls(m.TLS)
 }
+
+// mqttTLSSchemes are the MQTT URL schemes that connect over TLS.
+var mqttTLSSchemes = []string{"ssl", "tls", "mqtts", "wss"}
 
 // validTopicFilter follows MQTT's rules for subscription filters.
 func validTopicFilter(f string) bool {

@@ -134,7 +134,11 @@ func (c *connState) await(ctx context.Context) (uint64, error) {
 			return c.gen, nil
 		}
 		if c.lastErr != nil {
-			return 0, withReason(ReasonConnect, fmt.Errorf("not connected: %w", c.lastErr))
+			reason := ReasonConnect
+			if isTLSError(c.lastErr) { // a certificate problem, not a broker down
+				reason = ReasonTLS
+			}
+			return 0, withReason(reason, fmt.Errorf("not connected: %w", c.lastErr))
 		}
 		return 0, withReason(ReasonConnect, errors.New("not connected before the deadline (no answer to connect)"))
 	}

@@ -62,6 +62,20 @@ func earliestExpiry(cs *tls.ConnectionState) time.Time {
 
 // classifyNetErr picks the reason for a failed dial, handshake or exchange.
 func classifyNetErr(ctx context.Context, err error) Reason {
+	var netErr net.Error
+	switch {
+	case isTLSError(err):
+		return ReasonTLS
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return ReasonTimeout
+	}
+	return ReasonConnect
+}
+
+// isTLSError tells whether err comes from TLS: the peer's certificate did
+// not verify, the peer does not speak TLS, or the peer sent an alert (it
+// refused our client certificate, version or ciphers).
+func isTLSError(err error) bool {
 	var (
 		certErr  *tls.CertificateVerificationError
 		recErr   tls.RecordHeaderError
@@ -69,16 +83,22 @@ func classifyNetErr(ctx context.Context, err error) Reason {
 		uaErr    x509.UnknownAuthorityError
 		hostErr  x509.HostnameError
 		invErr   x509.CertificateInvalidError
-		netErr   net.Error
 	)
-	switch {
-	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alertErr),
-		errors.As(err, &uaErr), errors.As(err, &hostErr), errors.As(err, &invErr):
-		return ReasonTLS
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return ReasonTimeout
+	return errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alertErr) ||
+		errors.As(err, &uaErr) || errors.As(err, &hostErr) || errors.As(err, &invErr) || isRemoteAlert(err)
+}
+
+// isRemoteAlert finds an alert the peer sent: crypto/tls reports it as a
+// *net.OpError with Op "remote error" around an unexported alert type.
+func isRemoteAlert(err error) bool {
+	var op *net.OpError
+	for errors.As(err, &op) {
+		if op.Op == "remote error" {
+			return true
+		}
+		err = op.Err
 	}
-	return ReasonConnect
+	return false
 }
 
 // cleanURLError drops the URL (which may carry tokens in its query) from a
