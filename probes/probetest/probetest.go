@@ -37,23 +37,27 @@ type MQTTBroker struct {
 // when the test ends, or earlier with Close.
 func StartMQTT(tb testing.TB, hooks ...mqtt.Hook) *MQTTBroker {
 	tb.Helper()
+	return startMQTT(tb, listeners.Config{ID: "tcp", Address: "127.0.0.1:0"}, "tcp://", hooks)
+}
+
+// startMQTT starts a broker with one listener, the allow-all auth hook and
+// hooks, and closes it when the test ends.
+func startMQTT(tb testing.TB, lc listeners.Config, scheme string, hooks []mqtt.Hook) *MQTTBroker {
+	tb.Helper()
 	s := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		tb.Fatalf("mqtt broker: %v", err)
-	}
-	for _, h := range hooks {
+	for _, h := range append([]mqtt.Hook{new(auth.AllowHook)}, hooks...) {
 		if err := s.AddHook(h, nil); err != nil {
 			tb.Fatalf("mqtt broker: %v", err)
 		}
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
+	l := listeners.NewTCP(lc)
+	if err := s.AddListener(&guardedListener{TCP: l, clients: &s.Listeners.ClientsWg}); err != nil {
 		tb.Fatalf("mqtt broker: %v", err)
 	}
 	if err := s.Serve(); err != nil {
 		tb.Fatalf("mqtt broker: %v", err)
 	}
-	b := &MQTTBroker{Server: s, URL: "tcp://" + l.Address()}
+	b := &MQTTBroker{Server: s, URL: scheme + l.Address()}
 	tb.Cleanup(b.Close)
 	return b
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
@@ -139,28 +137,14 @@ func writePEM(tb testing.TB, dir, name, typ string, der []byte) string {
 // signed by pki's CA. Its URL is tls://127.0.0.1:<port>.
 func StartMQTTTLS(tb testing.TB, pki *PKI, hooks ...mqtt.Hook) *MQTTBroker {
 	tb.Helper()
-	s := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
-	for _, h := range append([]mqtt.Hook{new(auth.AllowHook)}, hooks...) {
-		if err := s.AddHook(h, nil); err != nil {
-			tb.Fatalf("mqtt broker: %v", err)
-		}
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: pki.ServerConfig()})
-	if err := s.AddListener(&guardedListener{TCP: l, clients: &s.Listeners.ClientsWg}); err != nil {
-		tb.Fatalf("mqtt broker: %v", err)
-	}
-	if err := s.Serve(); err != nil {
-		tb.Fatalf("mqtt broker: %v", err)
-	}
-	b := &MQTTBroker{Server: s, URL: "tls://" + l.Address()}
-	tb.Cleanup(b.Close)
-	return b
+	return startMQTT(tb, listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: pki.ServerConfig()}, "tls://", hooks)
 }
 
 // guardedListener lets a client connect while the broker closes without a
 // data race. mochi counts a client in Listeners.ClientsWg only once the
 // client's goroutine runs, which can be after Close began to wait on it
-// (clients that keep reconnecting, such as ones refused by TLS, hit this).
+// (clients that keep reconnecting, such as probes whose broker stops or
+// ones refused by TLS, hit this).
 // Here a connection is counted under a lock before mochi sees it, and none
 // is handed over once closing began.
 type guardedListener struct {
