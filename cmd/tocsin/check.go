@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tocsin-alerting/tocsin/configs"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -33,11 +31,8 @@ are read, so a missing secret is found here rather than at start-up.`,
 		RunE: func(cmd *cobra.Command, files []string) error {
 			failed := false
 			for _, f := range files {
-				if _, err := configs.LoadFile(f); err != nil {
+				if _, err := loadConfig(cmd.ErrOrStderr(), f); err != nil {
 					failed = true
-					for _, e := range configs.AsErrors(f, err) {
-						fmt.Fprintln(cmd.ErrOrStderr(), e)
-					}
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)

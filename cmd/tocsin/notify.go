@@ -59,12 +59,9 @@ accepted and 1 otherwise.`,
 			return errors.New("--receiver is required")
 		}
 		file := v.GetString("config.file")
-		cfg, err := configs.LoadFile(file)
+		cfg, err := loadConfig(cmd.ErrOrStderr(), file)
 		if err != nil {
-			for _, e := range configs.AsErrors(file, err) {
-				fmt.Fprintln(cmd.ErrOrStderr(), e)
-			}
-			return &exitError{code: 1}
+			return err
 		}
 		var rc *configs.ReceiverConfig
 		var names []string

@@ -48,12 +48,9 @@ address first, or use another address the sender can reach).`,
 			return err
 		}
 		file := v.GetString("config.file")
-		cfg, err := configs.LoadFile(file)
+		cfg, err := loadConfig(cmd.ErrOrStderr(), file)
 		if err != nil {
-			for _, e := range configs.AsErrors(file, err) {
-				fmt.Fprintln(cmd.ErrOrStderr(), e)
-			}
-			return &exitError{code: 1}
+			return err
 		}
 		pc := findProbe(cfg, args[0])
 		if pc == nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/spf13/cobra"
 
-	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -68,10 +66,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
 		logger.Info("starting tocsin", "version", version.Info(), "build", version.BuildContext())
 		if err := reloader.Reload(ctx); err != nil {
-			for _, e := range configs.AsErrors(v.GetString("config.file"), err) {
-				fmt.Fprintln(cmd.ErrOrStderr(), e)
-			}
-			return &exitError{code: 1}
+			return printConfigErrors(cmd.ErrOrStderr(), v.GetString("config.file"), err)
 		}
 
 		srv := server.New(server.Options{

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/tocsin-alerting/tocsin/configs"
 )
 
 // Process settings come from flags and TOCSIN_* environment variables, in
@@ -47,4 +49,22 @@ func newLogger(v *viper.Viper, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log.format: %w", err)
 	}
 	return promslog.New(cfg), nil
+}
+
+// printConfigErrors prints every problem of a config file, one
+// FILE:LINE:COL: message per line, and returns the exit status to end with.
+func printConfigErrors(w io.Writer, file string, err error) error {
+	for _, e := range configs.AsErrors(file, err) {
+		fmt.Fprintln(w, e)
+	}
+	return &exitError{code: 1}
+}
+
+// loadConfig loads the service config, printing its problems when it is bad.
+func loadConfig(w io.Writer, file string) (*configs.Config, error) {
+	cfg, err := configs.LoadFile(file)
+	if err != nil {
+		return nil, printConfigErrors(w, file, err)
+	}
+	return cfg, nil
 }
