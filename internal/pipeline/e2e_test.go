@@ -386,7 +386,7 @@ func TestPrimaryVendorFailing(t *testing.T) {
 
 			broke := time.Now()
 			s.Cloud.StopBroker()
-			got := w.until(t, "Opsgenie and Slack to page", func(s seen) bool {
+			w.until(t, "Opsgenie and Slack to page", func(s seen) bool {
 				return s.pagedBy(alertProbeFailing, scenario.ProbeBrokerRoundTrip, false, "opsgenie", "slack")
 			})
 			require.Empty(t, s.PagerDuty.Pages(), "PagerDuty accepted while failing")
@@ -410,7 +410,7 @@ func TestPrimaryVendorFailing(t *testing.T) {
 			}
 
 			s.PagerDuty.SetMode(notifiertest.Accept)
-			got = w.until(t, "PagerDuty to accept after it recovers", func(s seen) bool {
+			got := w.until(t, "PagerDuty to accept after it recovers", func(s seen) bool {
 				return s.pagedBy(alertProbeFailing, scenario.ProbeBrokerRoundTrip, false, "pagerduty")
 			})
 			pd := got.key("pagerduty", alertProbeFailing, scenario.ProbeBrokerRoundTrip)
