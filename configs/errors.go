@@ -94,8 +94,7 @@ func cleanYAMLError(err error) string {
 		}
 		return strings.Join(msgs, "; ")
 	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return msg
+	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
 // mergeErrors joins decode and validation errors, keeping one per position, sorted.

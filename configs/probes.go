@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -246,7 +247,7 @@ func (p *ProbeConfig) validate(v *validator) {
 	} else if p.Timeout >= p.Interval && p.Kind() != "heartbeat" {
 		v.errorfAt([]any{&p.Timeout, &p.Interval, p}, "timeout %s must be shorter than interval %s", p.Timeout, p.Interval)
 	}
-	v.oneOf(p, "probe "+quote(p.Name), map[string]bool{
+	v.oneOf(p, fmt.Sprintf("probe %q", p.Name), map[string]bool{
 		"roundtrip": p.RoundTrip != nil, "http": p.HTTP != nil, "tcp": p.TCP != nil, "heartbeat": p.Heartbeat != nil,
 	})
 	switch {

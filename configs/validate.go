@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/prometheus/common/config"
@@ -88,11 +87,11 @@ func (v *validator) url(parent any, s *string, key string, required bool, scheme
 		return nil
 	}
 	if len(schemes) > 0 && !slices.Contains(schemes, u.Scheme) {
-		v.errorf(s, "%s: URL %q must use %s", key, redactURL(u), strings.Join(schemes, " or "))
+		v.errorf(s, "%s: URL %q must use %s", key, u.Redacted(), strings.Join(schemes, " or "))
 		return nil
 	}
 	if u.Host == "" {
-		v.errorf(s, "%s: URL %q has no host", key, redactURL(u))
+		v.errorf(s, "%s: URL %q has no host", key, u.Redacted())
 		return nil
 	}
 	return u
@@ -103,11 +102,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// redactURL hides a password in a URL before it is shown to anyone.
-func redactURL(u *url.URL) string {
-	return u.Redacted()
 }
 
 // unique reports every repeated name after its first use.
@@ -146,5 +140,3 @@ func (v *validator) oneOf(parent any, what string, set map[string]bool) {
 		v.errorf(parent, "%s takes only one of %s; found %s", what, strings.Join(keys, ", "), strings.Join(present, " and "))
 	}
 }
-
-func quote(s string) string { return strconv.Quote(s) }

@@ -227,7 +227,7 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	if cfg.Storage.Path != old.Storage.Path || cfg.Storage.Retention != old.Storage.Retention {
 		return errors.New("storage.path and storage.retention cannot change while tocsin runs; restart tocsin to change them")
 	}
-	if !maps(externalLabels(cfg), externalLabels(old)) || cfg.EvaluationInterval != old.EvaluationInterval {
+	if !externalLabels(cfg).Equal(externalLabels(old)) || cfg.EvaluationInterval != old.EvaluationInterval {
 		return errors.New("global.replica, global.external_labels and evaluation_interval cannot change while tocsin runs; restart tocsin to change them")
 	}
 	if (route == nil) != (p.dispatcher == nil) {
@@ -250,8 +250,6 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	}
 	return nil
 }
-
-func maps(a, b model.LabelSet) bool { return a.Equal(b) }
 
 func labelsFromSet(ls model.LabelSet) labels.Labels {
 	b := labels.NewScratchBuilder(len(ls))
@@ -352,16 +350,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Each stage gets its own context so that shutdown can stop them in order.
 	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
 	evCtx, stopEv := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
 	var dispDone, evDone sync.WaitGroup
 	if disp != nil {
 		dispDone.Go(func() { _ = disp.Run(dispCtx) })
 	}
 	evDone.Go(func() { _ = ev.Run(evCtx) })
-	wg.Go(func() { _ = sched.Run(ctx) })
 
-	<-ctx.Done()
-	wg.Wait() // probes have stopped: no new results
+	// The scheduler returns once ctx ends and every probe has stopped, so
+	// no result arrives after this.
+	_ = sched.Run(ctx)
 	stopEv()
 	evDone.Wait()
 	stopDisp()
