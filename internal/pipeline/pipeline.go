@@ -58,6 +58,7 @@ type Pipeline struct {
 	scheduler  *probes.Scheduler
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
+	state      *notifiers.State
 	running    bool
 
 	outcomes outcomes
@@ -185,6 +186,16 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		opts.Registerer = reg
 		opts.ExternalURL = p.settings.ExternalURL
 		opts.ExternalLabels = extLabels
+		if opts.State == nil {
+			// The notification log, pending deliveries and the groups'
+			// alerts live beside the TSDB, so a restart on the same
+			// storage.path pages nobody twice and loses no page.
+			if p.state, err = notifiers.OpenState(cfg.Storage.Path, 0); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.state.Close() })
+			opts.State = p.state
+		}
 		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
 			return fail(err)
 		}
@@ -363,6 +374,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if err := p.state.Close(); err != nil {
+		return fmt.Errorf("close notification state: %w", err)
+	}
 	if err := rec.Close(); err != nil {
 		return fmt.Errorf("close storage: %w", err)
 	}
