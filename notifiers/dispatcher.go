@@ -48,6 +48,11 @@ type Options struct {
 	// the wait stage holds each notification back Position × PeerTimeout.
 	Position    func() int
 	PeerTimeout time.Duration
+	// RestoreGrace, when set, bounds how long an alert restored after a
+	// restart stays firing unless it is sent again: the rules re-derive
+	// the alerts that still fire, and an alert they no longer say resolves
+	// then, and its resolve is sent.
+	RestoreGrace time.Duration
 	// GCInterval is how often the state drops what outlived its retention
 	// (default 15m).
 	GCInterval time.Duration

@@ -22,6 +22,9 @@ func (d *Dispatcher) restore() {
 				// the timeout of an alert without EndsAt.
 				c.EndsAt = now.Add(d.opts.ResolveTimeout)
 			}
+			if g := d.opts.RestoreGrace; g > 0 && c.EndsAt.After(now.Add(g)) {
+				c.EndsAt = now.Add(g)
+			}
 			d.insertLocked(&c, now)
 		}
 		if len(rg.pending) == 0 {
