@@ -6,7 +6,7 @@
 // ALERTS_FOR_STATE, restoring for state after a restart, resend delay) are
 // Prometheus' own: groups are built and evaluated by the Prometheus rules
 // package. tocsin drives the evaluation itself, so that a group is also
-// evaluated right after a probe reports a series the group reads.
+// evaluated right after a probe reports a series the group reads directly.
 package rules
 
 import (

@@ -43,8 +43,8 @@ type Settings struct {
 }
 
 // Pipeline runs tocsin's whole flow for the configuration in force:
-// probe results → recorder → rules (right after each result and on the
-// tick) → dispatcher → vendors. The first Apply builds the parts; later
+// probe results → recorder → rules (right after failures and recoveries,
+// and on the tick) → dispatcher → vendors. The first Apply builds the parts; later
 // ones update each part in place, so that unchanged probes, rule state and
 // alert groups carry on across a reload.
 type Pipeline struct {
