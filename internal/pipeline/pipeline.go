@@ -18,6 +18,7 @@ import (
 	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -38,6 +39,10 @@ type Settings struct {
 	// HTTPClient, when set, is used for every vendor call instead of the
 	// clients built from each integration's http_config.
 	HTTPClient *http.Client
+	// Cluster, when set, is this replica's membership of a cluster: the
+	// notification log is gossiped, notifications wait for this replica's
+	// position, and alerts lose the replica label (see sendAlerts).
+	Cluster *cluster.Peer
 	// OnResult, when set, sees every probe result after it is recorded
 	// (the demo prints them); it runs on the probe's goroutine.
 	OnResult func(probes.Result)
@@ -213,6 +218,12 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			cleanup = append(cleanup, func() { _ = p.state.Close() })
 			opts.State = p.state
 		}
+		if peer := p.settings.Cluster; peer != nil {
+			opts.State.SetBroadcast(peer.Replicate("nfl", opts.State))
+			opts.Position, opts.PeerTimeout, opts.Ready = peer.Position, peer.PeerTimeout(), peer.WaitReady
+			opts.ExternalLabels = extLabels.Clone()
+			delete(opts.ExternalLabels, "replica")
+		}
 		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
 			return fail(err)
 		}
@@ -346,11 +357,28 @@ func (o *outcomes) wake(probe string, success bool) bool {
 	return !success || !seen || !prev
 }
 
-// sendAlerts hands the evaluator's alerts to the dispatcher.
+// sendAlerts hands the evaluator's alerts to the dispatcher. In a cluster
+// the same alert comes from every replica that sees the probe fail; with
+// the replica label it would be one alert per replica, each paging on its
+// own. So, as Prometheus HA pairs do with alert_relabel_configs, the label
+// leaves the alert's identity and becomes the annotation `replica`, which
+// notifications still show.
 func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
-	if p.dispatcher != nil && len(alerts) > 0 {
-		p.dispatcher.Send(alerts...)
+	if p.dispatcher == nil || len(alerts) == 0 {
+		return
 	}
+	if p.settings.Cluster != nil {
+		for _, a := range alerts {
+			if r, ok := a.Labels["replica"]; ok {
+				delete(a.Labels, "replica")
+				if a.Annotations == nil {
+					a.Annotations = model.LabelSet{}
+				}
+				a.Annotations["replica"] = r
+			}
+		}
+	}
+	p.dispatcher.Send(alerts...)
 }
 
 // Handler serves the probes' push endpoints (webhooks and heartbeats);
