@@ -60,12 +60,9 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			versioncollector.NewCollector("tocsin"),
 		)
 		listen := v.GetString("web.listen-address")
-		var peer *cluster.Peer
+		var peer *cluster.Settings
 		if cs := clusterSettings(v); cs.ListenAddress != "" {
-			if peer, err = cluster.Join(cs, logger.With("component", "cluster"), reg); err != nil {
-				return err
-			}
-			defer peer.Close()
+			peer = &cs
 		}
 		p := pipeline.New(pipeline.Settings{
 			StoragePath: v.GetString("storage.path"),

@@ -39,10 +39,11 @@ type Settings struct {
 	// HTTPClient, when set, is used for every vendor call instead of the
 	// clients built from each integration's http_config.
 	HTTPClient *http.Client
-	// Cluster, when set, is this replica's membership of a cluster: the
-	// notification log is gossiped, notifications wait for this replica's
-	// position, and alerts lose the replica label (see sendAlerts).
-	Cluster *cluster.Peer
+	// Cluster, when set, makes this replica a member of a cluster, named
+	// after global.replica: the notification log and heartbeats are
+	// gossiped, notifications wait for this replica's position, alerts lose
+	// the replica label (see sendAlerts) and ReplicaDown watches the peers.
+	Cluster *cluster.Settings
 	// OnResult, when set, sees every probe result after it is recorded
 	// (the demo prints them); it runs on the probe's goroutine.
 	OnResult func(probes.Result)
@@ -65,6 +66,7 @@ type Pipeline struct {
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
 	state      *notifiers.State
+	peer       *cluster.Peer
 	running    bool
 
 	outcomes outcomes
@@ -218,7 +220,14 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			cleanup = append(cleanup, func() { _ = p.state.Close() })
 			opts.State = p.state
 		}
-		if peer := p.settings.Cluster; peer != nil {
+		if p.settings.Cluster != nil {
+			cs := *p.settings.Cluster
+			cs.Name = cfg.Global.Replica
+			if p.peer, err = cluster.Join(cs, p.logger.With("component", "cluster"), reg); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.peer.Close() })
+			peer := p.peer
 			opts.State.SetBroadcast(peer.Replicate("nfl", opts.State))
 			opts.Position, opts.PeerTimeout, opts.Ready = peer.Position, peer.PeerTimeout(), peer.WaitReady
 			opts.ExternalLabels = extLabels.Clone()
@@ -241,6 +250,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(fmt.Errorf("register probe metrics: %w", err))
 		}
 	}
+	p.replicateHeartbeats(sched)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
 	return nil
 }
@@ -367,7 +377,7 @@ func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
 	if p.dispatcher == nil || len(alerts) == 0 {
 		return
 	}
-	if p.settings.Cluster != nil {
+	if p.peer != nil {
 		for _, a := range alerts {
 			if r, ok := a.Labels["replica"]; ok {
 				delete(a.Labels, "replica")
@@ -420,6 +430,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		dispDone.Go(func() { _ = disp.Run(dispCtx) })
 	}
 	evDone.Go(func() { _ = ev.Run(evCtx) })
+	evDone.Go(func() { p.watchPeers(evCtx) })
 
 	// The scheduler returns once ctx ends and every probe has stopped, so
 	// no result arrives after this.
@@ -428,6 +439,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if p.peer != nil {
+		_ = p.peer.Close()
+	}
 	if err := p.state.Close(); err != nil {
 		return fmt.Errorf("close notification state: %w", err)
 	}
