@@ -247,21 +247,7 @@ func BenchmarkMassOutage(b *testing.B) {
 		ev.pass(ctx, false)
 	}
 
-	evals := func() float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() == "prometheus_rule_evaluations_total" {
-				for _, m := range mf.GetMetric() {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return sum
-	}
+	evals := func() float64 { return counterValue(b, reg, "prometheus_rule_evaluations_total") }
 	failures := 0.0
 	step := time.Second / outageProbes
 	var busyUntil time.Time

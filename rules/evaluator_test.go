@@ -379,7 +379,7 @@ func TestTriggersCoalesce(t *testing.T) {
 }
 
 // counterValue sums a counter family of reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
