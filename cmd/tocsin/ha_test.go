@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -23,13 +24,15 @@ type haReplica struct {
 	kill                       func()
 }
 
-const haRules = `groups:
+// haRules fires TargetDown after the probe has failed for hold.
+func haRules(hold string) string {
+	return `groups:
 - name: ha
   rules:
   - alert: TargetDown
     expr: probe_success{kind="http"} == 0
-    for: 500ms
-`
+    for: ` + hold + "\n"
+}
 
 // freePort returns a loopback address no one listens on right now.
 func freePort(t *testing.T) string {
@@ -43,10 +46,10 @@ func freePort(t *testing.T) string {
 
 // startHA starts n replicas that gossip on loopback, probe target and page
 // hook; replica i is named r<i>.
-func startHA(t *testing.T, n int, target, hook string) []*haReplica {
+func startHA(t *testing.T, n int, target, hook, hold string) []*haReplica {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(haRules), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(haRules(hold)), 0o600))
 	replicas := make([]*haReplica, n)
 	for i := range replicas {
 		r := &haReplica{name: fmt.Sprintf("r%d", i), gossip: freePort(t)}
@@ -121,21 +124,9 @@ func metric(t *testing.T, base, series string) float64 {
 // counts on all, ReplicaDown pages for killed peers, and the last replica
 // standing still pages a new failure.
 func TestThreeReplicasSurviveKill9(t *testing.T) {
-	var failing atomic.Bool
-	target := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if failing.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = target.Serve(ln) }()
-	t.Cleanup(func() { _ = target.Close() })
-	v := &vendorLog{name: "hook"}
-	v.fake = notifiertest.NewWebhook(notifiertest.OnPage(v.onPage))
-	t.Cleanup(v.fake.Close)
+	failing, targetURL, v := haTargetAndVendor(t)
 
-	replicas := startHA(t, 3, "http://"+ln.Addr().String()+"/", v.fake.APIURL())
+	replicas := startHA(t, 3, targetURL, v.fake.APIURL(), "500ms")
 
 	// Heartbeats go to replica 0 only, for longer than the grace.
 	stopBeats := make(chan struct{})
@@ -208,4 +199,58 @@ func hasReplicaDown(v *vendorLog, peer string) bool {
 		}
 	}
 	return false
+}
+
+// haTargetAndVendor starts an HTTP target that fails while the returned
+// flag is set, and a webhook vendor.
+func haTargetAndVendor(t *testing.T) (*atomic.Bool, string, *vendorLog) {
+	t.Helper()
+	failing := &atomic.Bool{}
+	target := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = target.Serve(ln) }()
+	t.Cleanup(func() { _ = target.Close() })
+	v := &vendorLog{name: "hook"}
+	v.fake = notifiertest.NewWebhook(notifiertest.OnPage(v.onPage))
+	t.Cleanup(v.fake.Close)
+	return failing, "http://" + ln.Addr().String() + "/", v
+}
+
+// TestHATimeToPageWhenThePagerDies measures the time from a break to the
+// first page when the replica in first position, the one that would have
+// paged, is killed at the moment of the break. Run it with
+//
+//	TOCSIN_HA_TTP_TRIALS=10 go test -run TestHATimeToPageWhenThePagerDies -v ./cmd/tocsin/
+//
+// Probe interval 200ms, peer timeout 1s, the rule fires on the first failed
+// run: the goal is at most probe interval + peer timeout + 1s = 2.2s.
+func TestHATimeToPageWhenThePagerDies(t *testing.T) {
+	trials := envInt(t, "TOCSIN_HA_TTP_TRIALS", 0)
+	if trials == 0 {
+		t.Skip("set TOCSIN_HA_TTP_TRIALS to run this measurement")
+	}
+	var times []time.Duration
+	for i := range trials {
+		failing, targetURL, v := haTargetAndVendor(t)
+		replicas := startHA(t, 3, targetURL, v.fake.APIURL(), "0s")
+		time.Sleep(time.Second) // the probes have run since the cluster settled
+		start := time.Now()
+		failing.Store(true)
+		replicas[0].kill() // r0 sorts first: position 0
+		require.Eventually(t, func() bool { return len(v.received("api")) > 0 }, 30*time.Second, 5*time.Millisecond)
+		d := v.received("api")[0].at.Sub(start)
+		times = append(times, d)
+		t.Logf("trial %d: first page %s after the break", i+1, d.Round(time.Millisecond))
+		for _, r := range replicas[1:] {
+			r.kill()
+		}
+	}
+	slices.Sort(times)
+	t.Logf("time to page with the pager killed at the break, %d trials: median %s, max %s (goal: at most 2.2s)",
+		trials, times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
 }
