@@ -21,7 +21,7 @@ import (
 // haReplica is one tocsin replica of a cluster run as a real process.
 type haReplica struct {
 	name, config, gossip, advertise, base string
-	kill                       func()
+	kill                                  func()
 }
 
 // haRules fires TargetDown after the probe has failed for hold.
