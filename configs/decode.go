@@ -242,7 +242,15 @@ func decodeStrict(file string, data []byte, out any) (positions, Errors) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg := syntaxErrorLine(err)
+		if line == 0 {
+			if e := controlCharacterError(file, data, msg); e != nil {
+				return nil, Errors{e}
+			}
+		}
 		return nil, Errors{{File: file, Line: line, Column: 1, Msg: msg}}
+	}
+	if emptyDocument(&root) {
+		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file is empty; a config needs at least global.replica or a probe (configs/tocsin.yml is a starting point)"}}
 	}
 	if len(root.Content) > 0 {
 		d.decode(&root, reflect.ValueOf(out).Elem())

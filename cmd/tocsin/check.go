@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -24,14 +28,24 @@ func newCheckConfigCmd() *cobra.Command {
 		Long: `Validate one or more service configuration files. Every problem is printed
 on stderr as FILE:LINE:COL: message, not only the first. Exit status is 0
 when all files are valid and 1 otherwise. Secret files named by *_file keys
-are read, so a missing secret is found here rather than at start-up.`,
+are read, so a missing secret is found here rather than at start-up.
+
+The rule files the config names in rule_files are checked as well, as
+tocsin check rules does, with their own FILE:LINE:COL; a rule_files pattern
+that matches no file is printed as a warning and does not change the exit
+status.`,
 		Example: `  tocsin check config tocsin.yml
   tocsin check config deploy/*.yml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			failed := false
 			for _, f := range files {
-				if _, err := loadConfig(cmd.ErrOrStderr(), f); err != nil {
+				cfg, err := loadConfig(cmd.ErrOrStderr(), f)
+				if err != nil {
+					failed = true
+					continue
+				}
+				if !checkConfigRuleFiles(cmd.ErrOrStderr(), cfg) {
 					failed = true
 					continue
 				}
@@ -43,4 +57,25 @@ are read, so a missing secret is found here rather than at start-up.`,
 			return nil
 		},
 	}
+}
+
+// checkConfigRuleFiles checks the rule files cfg names, as `tocsin check
+// rules` does, so that a config whose rules would stop `tocsin run` is
+// refused here. Patterns that match nothing are warned about. It reports
+// whether every rule file is valid.
+func checkConfigRuleFiles(w io.Writer, cfg *configs.Config) bool {
+	for _, warning := range cfg.RuleFileWarnings() {
+		fmt.Fprintln(w, warning)
+	}
+	paths, err := cfg.RuleFilePaths()
+	if err != nil {
+		fmt.Fprintf(w, "%s: %v\n", cfg.File, err)
+		return false
+	}
+	diags := rules.CheckFiles(paths, rules.CheckOptions{})
+	if err := rules.WriteDiagnostics(w, rules.FormatText, diags, false); err != nil {
+		fmt.Fprintf(w, "%s: %v\n", cfg.File, err)
+		return false
+	}
+	return !diags.HasErrors()
 }

@@ -87,3 +87,27 @@ func TestHelpListsCommandsWithExamples(t *testing.T) {
 	}
 	walk(newRootCmd())
 }
+
+func TestCheckConfigChecksItsRuleFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	write("rules/good.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: probe_success == 0\n")
+	write("broken/bad.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: probe_success ==\n")
+	good := write("good.yml", runConfig+"rule_files: [rules/*.yml, missing/*.yml]\n")
+	bad := write("bad.yml", runConfig+"rule_files: [rules/*.yml, broken/*.yml]\n")
+
+	code, out, errOut := runCLI(t, "check", "config", good)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, good+": OK")
+	require.Contains(t, errOut, good+`:6:27: warning: rule_files: "missing/*.yml" matches no file`)
+
+	code, out, errOut = runCLI(t, "check", "config", bad)
+	require.Equal(t, 1, code)
+	require.NotContains(t, out, "OK")
+	require.Contains(t, errOut, filepath.Join(dir, "broken/bad.yml")+":5:27: could not parse expression")
+}
