@@ -29,6 +29,8 @@ func TestBadInputIsRefusedWithItsPlace(t *testing.T) {
 		{"probe label names", "global: {replica: a}\nprobes:\n- name: p\n  labels: {9bad-name: x, ok_name: y, a.b: z}\n  tcp: {address: 'a:1'}\n", []string{
 			`tocsin.yml:4:12: labels: "9bad-name" is not a valid label name: use letters, digits and underscores, not starting with a digit (such as "_9bad_name")`,
 			`tocsin.yml:4:38: labels: "a.b" is not a valid label name`}},
+		{"unknown key in an http header", "global: {replica: a}\nroute: {receiver: r}\nreceivers:\n- name: r\n  webhook_configs: [{url: 'https://x.example/', http_config: {http_headers: {X-A: {valuez: [a]}}}}]\n", []string{
+			`tocsin.yml:5:84: unknown key "valuez" in http_config.http_headers.X-A; valid keys: files, secrets, values`}},
 		{"external label names", "global: {replica: a, external_labels: {a-b: x}}\n", []string{`tocsin.yml:1:40: external_labels: "a-b" is not a valid label name`}},
 	}
 	for _, tc := range tests {
