@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/spf13/cobra"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -15,9 +16,10 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate configuration and rule files before they reach a running tocsin",
 		Example: `  tocsin check config tocsin.yml
-  tocsin check rules rules/*.yml`,
+  tocsin check rules rules/*.yml
+  tocsin check web-config web.yml`,
 	}
-	cmd.AddCommand(newCheckConfigCmd(), newCheckRulesCmd())
+	cmd.AddCommand(newCheckConfigCmd(), newCheckRulesCmd(), newCheckWebConfigCmd())
 	return cmd
 }
 
@@ -78,4 +80,33 @@ func checkConfigRuleFiles(w io.Writer, cfg *configs.Config) bool {
 		return false
 	}
 	return !diags.HasErrors()
+}
+
+func newCheckWebConfigCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "web-config FILE...",
+		Short: "Validate web configuration files for --web.config.file",
+		Long: `Validate web configuration files (TLS, client certificates, basic auth) as
+tocsin run --web.config.file reads them and as promtool check web-config
+does: the YAML, the certificate and key files, and that every basic auth
+password is a bcrypt hash. Exit status is 0 when all files are valid and
+1 otherwise.`,
+		Example: `  tocsin check web-config web.yml`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			failed := false
+			for _, f := range files {
+				if err := web.Validate(f); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
+					failed = true
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
+			}
+			if failed {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
 }

@@ -111,3 +111,18 @@ func TestCheckConfigChecksItsRuleFiles(t *testing.T) {
 	require.NotContains(t, out, "OK")
 	require.Contains(t, errOut, filepath.Join(dir, "broken/bad.yml")+":5:27: could not parse expression")
 }
+
+func TestCheckWebConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(good, []byte("basic_auth_users:\n  oncall: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n"), 0o600))
+	require.NoError(t, os.WriteFile(bad, []byte("basic_auth_users:\n  oncall: plain-password\n"), 0o600))
+
+	code, out, _ := runCLI(t, "check", "web-config", good)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, good+": OK")
+	code, _, errOut := runCLI(t, "check", "web-config", good, bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, bad+": ")
+}
