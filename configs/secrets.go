@@ -102,13 +102,18 @@ func (s *secretValues) http(c *config.HTTPClientConfig) {
 	}
 }
 
+// secretsOf is the secrets of an integration with one secret and an http_config.
+func secretsOf(inline config.Secret, file string, h *config.HTTPClientConfig) []string {
+	var s secretValues
+	s.add(inline, file)
+	s.http(h)
+	return s
+}
+
 // Secrets returns every secret value the integration sends, read now, for
 // scrubbing them from text that comes back from outside.
 func (c *PagerDutyConfig) Secrets() []string {
-	var s secretValues
-	s.add(c.RoutingKey, c.RoutingKeyFile)
-	s.http(c.HTTPConfig)
-	return s
+	return secretsOf(c.RoutingKey, c.RoutingKeyFile, c.HTTPConfig)
 }
 
 // Secrets returns every secret value the integration sends, read now.
@@ -124,18 +129,12 @@ func (c *SlackConfig) Secrets() []string {
 
 // Secrets returns every secret value the integration sends, read now.
 func (c *OpsgenieConfig) Secrets() []string {
-	var s secretValues
-	s.add(c.APIKey, c.APIKeyFile)
-	s.http(c.HTTPConfig)
-	return s
+	return secretsOf(c.APIKey, c.APIKeyFile, c.HTTPConfig)
 }
 
 // Secrets returns every secret value the integration sends, read now.
 func (c *WebhookConfig) Secrets() []string {
-	var s secretValues
-	s.add(c.URL, c.URLFile)
-	s.http(c.HTTPConfig)
-	return s
+	return secretsOf(c.URL, c.URLFile, c.HTTPConfig)
 }
 
 // Secrets returns every secret value the integration sends, read now. SMTP
@@ -155,10 +154,7 @@ func (c *EmailConfig) Secrets() []string {
 
 // Secrets returns every secret value the integration sends, read now.
 func (c *MSTeamsConfig) Secrets() []string {
-	var s secretValues
-	s.add(c.WebhookURL, c.WebhookURLFile)
-	s.http(c.HTTPConfig)
-	return s
+	return secretsOf(c.WebhookURL, c.WebhookURLFile, c.HTTPConfig)
 }
 
 // Secrets returns every secret value the integration sends, read now,

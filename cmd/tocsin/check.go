@@ -40,23 +40,10 @@ status.`,
   tocsin check config deploy/*.yml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			failed := false
-			for _, f := range files {
+			return checkEach(cmd, files, func(f string) bool {
 				cfg, err := loadConfig(cmd.ErrOrStderr(), f)
-				if err != nil {
-					failed = true
-					continue
-				}
-				if !checkConfigRuleFiles(cmd.ErrOrStderr(), cfg) {
-					failed = true
-					continue
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
-			}
-			if failed {
-				return &exitError{code: 1}
-			}
-			return nil
+				return err == nil && checkConfigRuleFiles(cmd.ErrOrStderr(), cfg)
+			})
 		},
 	}
 }
@@ -94,19 +81,30 @@ password is a bcrypt hash. Exit status is 0 when all files are valid and
 		Example: `  tocsin check web-config web.yml`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			failed := false
-			for _, f := range files {
+			return checkEach(cmd, files, func(f string) bool {
 				if err := web.Validate(f); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
-					failed = true
-					continue
+					return false
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
-			}
-			if failed {
-				return &exitError{code: 1}
-			}
-			return nil
+				return true
+			})
 		},
 	}
+}
+
+// checkEach runs check on every file, which prints its own problems, and
+// prints FILE: OK for each that passes. Exit status 1 when any failed.
+func checkEach(cmd *cobra.Command, files []string, check func(file string) bool) error {
+	failed := false
+	for _, f := range files {
+		if !check(f) {
+			failed = true
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
 }

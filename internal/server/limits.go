@@ -48,25 +48,21 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxRequestBodyBytes <= 0 {
-		l.MaxRequestBodyBytes = d.MaxRequestBodyBytes
+	return Limits{
+		MaxRequestBodyBytes: positiveOr(l.MaxRequestBodyBytes, d.MaxRequestBodyBytes),
+		MaxHeaderBytes:      positiveOr(l.MaxHeaderBytes, d.MaxHeaderBytes),
+		ReadHeaderTimeout:   positiveOr(l.ReadHeaderTimeout, d.ReadHeaderTimeout),
+		ReadTimeout:         positiveOr(l.ReadTimeout, d.ReadTimeout),
+		WriteTimeout:        positiveOr(l.WriteTimeout, d.WriteTimeout),
+		IdleTimeout:         positiveOr(l.IdleTimeout, d.IdleTimeout),
 	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = d.MaxHeaderBytes
+}
+
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
 	}
-	if l.ReadHeaderTimeout <= 0 {
-		l.ReadHeaderTimeout = d.ReadHeaderTimeout
-	}
-	if l.ReadTimeout <= 0 {
-		l.ReadTimeout = d.ReadTimeout
-	}
-	if l.WriteTimeout <= 0 {
-		l.WriteTimeout = d.WriteTimeout
-	}
-	if l.IdleTimeout <= 0 {
-		l.IdleTimeout = d.IdleTimeout
-	}
-	return l
+	return v
 }
 
 // limitBody reads a request's body, up to max bytes, before the handler
