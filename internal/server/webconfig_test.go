@@ -1,23 +1,18 @@
 package server
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tocsin-alerting/tocsin/probes/probetest"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -82,32 +77,29 @@ func TestBadWebConfigStopsListen(t *testing.T) {
 
 func TestTLSAndClientCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t)
-	serverCert, serverKey := ca.issue(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	clientCert, clientKey := ca.issue(t, "prometheus", x509.ExtKeyUsageClientAuth)
-	writeFile(t, dir, "ca.crt", ca.certPEM)
-	writeFile(t, dir, "server.crt", serverCert)
-	writeFile(t, dir, "server.key", serverKey)
+	pki := probetest.NewPKI(t)
+	key, err := x509.MarshalPKCS8PrivateKey(pki.Server.PrivateKey)
+	require.NoError(t, err)
+	writeFile(t, dir, "server.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.Server.Certificate[0]})))
+	writeFile(t, dir, "server.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})))
 	webConfig := writeFile(t, dir, "web.yml", `tls_server_config:
   cert_file: server.crt
   key_file: server.key
   client_auth_type: RequireAndVerifyClientCert
-  client_ca_file: ca.crt
+  client_ca_file: `+pki.CAFile+`
 `)
 	s := newTestServer(t, Options{WebConfigFile: webConfig})
 	base := serve(t, s, "https")
 
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM([]byte(ca.certPEM)))
-	pair, err := tls.X509KeyPair([]byte(clientCert), []byte(clientKey))
+	clientCert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
 	require.NoError(t, err)
 	client := func(certs ...tls.Certificate) *http.Client {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Pool, Certificates: certs}}
 		t.Cleanup(tr.CloseIdleConnections)
 		return &http.Client{Transport: tr}
 	}
 
-	resp, err := client(pair).Get(base + "/-/healthy")
+	resp, err := client(clientCert).Get(base + "/-/healthy")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
@@ -122,55 +114,4 @@ func TestTLSAndClientCertificates(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP is not served")
 	}
-}
-
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM string
-}
-
-func newCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tocsin test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return &testCA{cert: cert, key: key, certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
-}
-
-// issue returns a PEM certificate and key for name (an IP address or a
-// common name) signed by the CA.
-func (ca *testCA) issue(t *testing.T, name string, usage x509.ExtKeyUsage) (string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
 }

@@ -4,18 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +26,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
+	"github.com/tocsin-alerting/tocsin/probes/probetest"
 )
 
 // echoVendor is a vendor at its worst: it refuses every request and puts
@@ -59,12 +54,13 @@ func echoVendor(t *testing.T, status int) *httptest.Server {
 }
 
 // smtpEcho is an SMTP server that refuses authentication and echoes what
-// the client sent, decoded and not, in its reply.
-func smtpEcho(t *testing.T) string {
+// the client sent, decoded and not, in its reply. It speaks STARTTLS with
+// pki's certificate for 127.0.0.1.
+func smtpEcho(t *testing.T, pki *probetest.PKI) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	cert := selfSigned(t)
+	cert := pki.Server
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -160,7 +156,8 @@ func TestNoSecretLeavesThroughAnEchoingVendor(t *testing.T) {
 	}
 	bad := echoVendor(t, http.StatusBadRequest)
 	slackBot := echoVendor(t, http.StatusOK) // Slack refuses with 200 and ok:false
-	smarthost := smtpEcho(t)
+	pki := probetest.NewPKI(t)
+	smarthost := smtpEcho(t, pki)
 	secrets := []string{routingKey, botToken, genieKey, authToken, smtpPass, "s3cr3tW3bh00kT0k3n", querySecret, teamsSig, basicPass, bearer,
 		base64.StdEncoding.EncodeToString([]byte(sid + ":" + authToken)),
 		base64.StdEncoding.EncodeToString([]byte("pager:" + basicPass))}
@@ -174,7 +171,7 @@ func TestNoSecretLeavesThroughAnEchoingVendor(t *testing.T) {
 		{"webhook with a bearer token", fmt.Sprintf("webhook_configs: [{url: '%s/hook', http_config: {authorization: {credentials_file: %s}}}]", bad.URL, writeSecret("bearer", bearer))},
 		{"msteams", fmt.Sprintf("msteams_configs: [{webhook_url: '%s/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sig=%s'}]", bad.URL, teamsSig)},
 		{"twilio", fmt.Sprintf("twilio_configs: [{account_sid: %s, auth_token_file: %s, from: '+15550000000', to: '+15551234567', api_url: '%s'}]", sid, writeSecret("twilio", authToken), bad.URL)},
-		{"email", fmt.Sprintf("email_configs: [{to: oncall@example.com, from: tocsin@example.com, smarthost: '%s', tls_config: {insecure_skip_verify: true}, auth_username: pager, auth_password: %s}]", smarthost, smtpPass)},
+		{"email", fmt.Sprintf("email_configs: [{to: oncall@example.com, from: tocsin@example.com, smarthost: '%s', tls_config: {ca_file: '%s'}, auth_username: pager, auth_password: %s}]", smarthost, pki.CAFile, smtpPass)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,18 +289,4 @@ func TestRotatedSecretFileIsUsedWithoutAReload(t *testing.T) {
 			require.Contains(t, logs.String(), "cannot read secret file")
 		})
 	}
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
