@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"path"
 	"reflect"
-	"strings"
 
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
@@ -101,43 +100,17 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 }
 
 // object is a struct's schema: its yaml keys, inline structs merged, and
-// no other key.
+// no other key, unless an inline map takes them (http_headers).
 func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
-	var extra map[string]any
-	g.fields(t, props, &extra)
+	for name, idx := range yamlFields(t) {
+		props[name] = g.of(t.FieldByIndex(idx).Type)
+	}
 	obj := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	if extra != nil {
-		obj["additionalProperties"] = extra
+	if elem, ok := inlineMap(t); ok {
+		obj["additionalProperties"] = g.of(elem)
 	}
 	return obj
-}
-
-func (g *schemaGen) fields(t reflect.Type, props map[string]any, extra *map[string]any) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		if !f.IsExported() || tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Map { // e.g. http_headers: any key
-				*extra = g.of(ft.Elem())
-				continue
-			}
-			g.fields(ft, props, extra)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		props[name] = g.of(f.Type)
-	}
 }
 
 // defName names a definition after its package and type: ProbeConfig in
