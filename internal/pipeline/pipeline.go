@@ -59,8 +59,10 @@ type Pipeline struct {
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
 	running    bool
+	started    time.Time
 
 	outcomes outcomes
+	recent   recentFailures
 }
 
 // New returns a Pipeline that runs nothing until the first Apply.
@@ -216,6 +218,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		}
 	}
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
+	p.started = time.Now()
 	return nil
 }
 
@@ -277,6 +280,7 @@ func (p *Pipeline) record(r probes.Result) {
 		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
+	p.recent.add(r)
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)
 	}
