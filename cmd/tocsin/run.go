@@ -17,6 +17,7 @@ import (
 
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
 
@@ -37,7 +38,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	}
 	flags := cmd.Flags()
 	addConfigFlag(flags)
-	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on")
+	flags.String("web.listen-address", ":9797", "address to serve the status pages, API, metrics, health, reload, webhooks and heartbeats on")
 	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
 	flags.String("web.external-url", "", "URL under which people reach tocsin; pages link to it (default: http://<host name>:<port>)")
 	addLogFlags(flags)
@@ -58,9 +59,10 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			versioncollector.NewCollector("tocsin"),
 		)
 		listen := v.GetString("web.listen-address")
+		extURL := externalURL(v.GetString("web.external-url"), listen)
 		p := pipeline.New(pipeline.Settings{
 			StoragePath: v.GetString("storage.path"),
-			ExternalURL: externalURL(v.GetString("web.external-url"), listen),
+			ExternalURL: extURL,
 			Registerer:  reg,
 		}, logger)
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
@@ -78,6 +80,12 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		})
 		srv.Handle(probes.WebhookPath, p.Handler())
 		srv.Handle(probes.HeartbeatPath, p.Handler())
+		pages, err := ui.New(ui.Options{Source: p, ExternalURL: extURL, Logger: logger})
+		if err != nil {
+			return err
+		}
+		routePrefix, _ := ui.LinkPrefix(extURL)
+		pages.Mount(srv, routePrefix)
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -1,0 +1,155 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+)
+
+// point is one step of a chart; OK is false where the TSDB has no sample.
+type point struct {
+	T  time.Time
+	V  float64
+	OK bool
+}
+
+// window is the time a chart covers, in steps.
+type window struct {
+	Start, End time.Time
+	Step       time.Duration
+}
+
+func newWindow(end time.Time, span time.Duration, steps int) window {
+	step := (span / time.Duration(steps)).Truncate(time.Second)
+	step = max(step, time.Second)
+	return window{Start: end.Add(-time.Duration(steps-1) * step), End: end, Step: step}
+}
+
+func (w window) steps() int { return int(w.End.Sub(w.Start)/w.Step) + 1 }
+
+// history runs a range query over the window and returns each series'
+// points by the value of label byLabel, one per step.
+func (u *UI) history(ctx context.Context, expr, byLabel string, w window) (map[string][]point, error) {
+	q := u.src.Queryable()
+	if q == nil {
+		return nil, nil
+	}
+	qry, err := u.api.Engine().NewRangeQuery(ctx, q, nil, expr, w.Start, w.End, w.Step)
+	if err != nil {
+		return nil, err
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	m, ok := res.Value.(promql.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("history: %s gave a %s, not a matrix", expr, res.Value.Type())
+	}
+	out := make(map[string][]point, len(m))
+	n := w.steps()
+	for _, s := range m {
+		pts := make([]point, n)
+		for i := range pts {
+			pts[i].T = w.Start.Add(time.Duration(i) * w.Step)
+		}
+		for _, f := range s.Floats {
+			i := int(time.UnixMilli(f.T).Sub(w.Start) / w.Step)
+			if i >= 0 && i < n {
+				pts[i].V, pts[i].OK = f.F, true
+			}
+		}
+		out[s.Metric.Get(byLabel)] = pts
+	}
+	return out, nil
+}
+
+// Chart sizes in SVG user units; CSS scales them.
+const (
+	chartHeight = 24
+	cellWidth   = 4
+)
+
+// successChart draws one cell per step: green where every run succeeded,
+// red where one failed, grey where nothing ran. Colour is never the only
+// sign: the title and the text beside it say the same.
+func successChart(pts []point, label string) template.HTML {
+	if len(pts) == 0 {
+		return template.HTML(`<span class="muted">no history yet</span>`)
+	}
+	var b strings.Builder
+	good, bad := 0, 0
+	width := len(pts) * cellWidth
+	for i, p := range pts {
+		class, what := "none", "no data"
+		if p.OK {
+			if p.V >= 1 {
+				class, what = "ok", "all runs succeeded"
+				good++
+			} else {
+				class, what = "bad", "a run failed"
+				bad++
+			}
+		}
+		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="0" width="%d" height="%d"><title>%s: %s</title></rect>`,
+			class, i*cellWidth, cellWidth-1, chartHeight, p.T.UTC().Format("15:04:05"), what)
+	}
+	summary := fmt.Sprintf("%s: %d of %d steps good, %d failing", label, good, len(pts), bad)
+	return template.HTML(fmt.Sprintf(`<svg class="chart success" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title>%s</svg>`,
+		width, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), b.String()))
+}
+
+// latencyChart draws the run duration as a line scaled to its maximum,
+// broken where nothing ran, with the maximum written beside it.
+func latencyChart(pts []point, label string) template.HTML {
+	peak := 0.0
+	for _, p := range pts {
+		if p.OK && p.V > peak {
+			peak = p.V
+		}
+	}
+	if len(pts) == 0 || peak == 0 {
+		return template.HTML(`<span class="muted">no history yet</span>`)
+	}
+	width := len(pts) * cellWidth
+	var path strings.Builder
+	pen := false
+	for i, p := range pts {
+		if !p.OK || math.IsNaN(p.V) {
+			pen = false
+			continue
+		}
+		x := float64(i*cellWidth) + cellWidth/2.0
+		y := chartHeight - 1 - (p.V/peak)*(chartHeight-3)
+		cmd := "L"
+		if !pen {
+			cmd = "M"
+		}
+		fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, x, y)
+		pen = true
+	}
+	summary := fmt.Sprintf("%s: peak %s", label, seconds(peak))
+	return template.HTML(fmt.Sprintf(`<svg class="chart latency" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><path d="%s"/></svg><span class="peak">max %s</span>`,
+		width, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), strings.TrimSpace(path.String()), seconds(peak)))
+}
+
+// seconds writes a duration given in seconds the way people read latency.
+func seconds(s float64) string {
+	switch {
+	case s <= 0:
+		return "0"
+	case s < 0.001:
+		return fmt.Sprintf("%.0fµs", s*1e6)
+	case s < 1:
+		return fmt.Sprintf("%.0fms", s*1e3)
+	case s < 100:
+		return fmt.Sprintf("%.2fs", s)
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
+}
