@@ -117,7 +117,8 @@ func (h *health) firing(r *Receiver, in *Integration, res result) *model.Alert {
 			"summary":     model.LabelValue("Notifications through " + in.String() + " of receiver " + r.Name + " are failing"),
 			"description": model.LabelValue(errText(res.err)),
 		},
-		StartsAt: h.d.clock.Now(),
+		StartsAt:     h.d.clock.Now(),
+		GeneratorURL: receiversURL(h.d.opts.ExternalURL),
 	}
 }
 

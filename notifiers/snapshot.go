@@ -92,3 +92,12 @@ func (d *Dispatcher) Alerts() []*model.Alert {
 	slices.SortFunc(out, func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) })
 	return out
 }
+
+// receiversURL is the status page of the integrations, where a
+// NotifierFailing alert links to.
+func receiversURL(externalURL string) string {
+	if externalURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(externalURL, "/") + "/receivers"
+}

@@ -1,8 +1,10 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,6 +57,43 @@ func TestPagesNeverShowSecrets(t *testing.T) {
 			require.NotContains(t, body, s, path)
 		}
 	}
+}
+
+// The links tocsin puts into pages lead to pages that answer.
+func TestLinksInNotificationsResolve(t *testing.T) {
+	w := startWorld(t)
+	var links []string
+	for _, req := range w.PagerDuty.Requests() {
+		var ev struct {
+			ClientURL string `json:"client_url"`
+			Links     []struct {
+				Href string `json:"href"`
+			} `json:"links"`
+		}
+		require.NoError(t, json.Unmarshal(req.Body, &ev))
+		if ev.ClientURL != "" {
+			links = append(links, ev.ClientURL)
+		}
+		for _, l := range ev.Links {
+			links = append(links, l.Href)
+		}
+	}
+	var ours int
+	for _, l := range links {
+		if !strings.HasPrefix(l, w.TocsinURL) {
+			continue // the runbook
+		}
+		ours++
+		code, _ := get(t, l)
+		require.Equal(t, http.StatusOK, code, l)
+	}
+	require.GreaterOrEqual(t, ours, 2, "the page links to tocsin and to the alert's probe: %v", links)
+	require.Contains(t, links, w.TocsinURL+"/probes/"+scenario.ProbeWatchdog)
+
+	// Links in pages sent before the status pages existed still land.
+	code, body := get(t, w.TocsinURL+"/graph?g0.expr=probe_success+%3D%3D+0&g0.tab=1")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "ProbeFailing")
 }
 
 // Behind a reverse proxy, --web.external-url's path prefixes every link and
