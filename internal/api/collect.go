@@ -250,6 +250,14 @@ func RuleGroupsOf(s pipeline.Snapshot) []RuleGroup {
 				rule.Alerts = ruleAlerts(ar)
 			}
 			rg.Rules = append(rg.Rules, rule)
+			// tocsin evaluates groups itself, so the group's own record of
+			// its last evaluation stays empty; its rules keep theirs.
+			if g.GetLastEvaluation().IsZero() {
+				if ts := r.GetEvaluationTimestamp(); ts.After(rg.LastEvaluation) {
+					rg.LastEvaluation = ts
+				}
+				rg.EvaluationSeconds += rule.EvaluationSeconds
+			}
 		}
 		out = append(out, rg)
 	}

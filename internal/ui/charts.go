@@ -118,6 +118,8 @@ func latencyChart(pts []point, label string) template.HTML {
 		return template.HTML(`<span class="muted">no history yet</span>`)
 	}
 	width := len(pts) * cellWidth
+	// A step line: each step's value held across its cell, so that a lone
+	// sample shows as well as a run of them.
 	var path strings.Builder
 	pen := false
 	for i, p := range pts {
@@ -125,13 +127,12 @@ func latencyChart(pts []point, label string) template.HTML {
 			pen = false
 			continue
 		}
-		x := float64(i*cellWidth) + cellWidth/2.0
 		y := chartHeight - 1 - (p.V/peak)*(chartHeight-3)
 		cmd := "L"
 		if !pen {
 			cmd = "M"
 		}
-		fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, x, y)
+		fmt.Fprintf(&path, "%s%d %.1f H%d ", cmd, i*cellWidth, y, (i+1)*cellWidth)
 		pen = true
 	}
 	summary := fmt.Sprintf("%s: peak %s", label, seconds(peak))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/tocsin-alerting/tocsin/internal/api"
 )
 
@@ -140,6 +142,10 @@ func (u *UI) funcs() template.FuncMap {
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"ago":     func(now, t time.Time) string { return ago(now.Sub(t)) },
 		"seconds": seconds,
+		// duration writes an interval in seconds as Prometheus writes durations.
+		"duration": func(s float64) string {
+			return model.Duration(time.Duration(s * float64(time.Second))).String()
+		},
 		"sortedKeys": func(m map[string]string) []string {
 			return slices.Sorted(maps.Keys(m))
 		},
@@ -175,7 +181,7 @@ func stateText(state string) string {
 	case api.StateStale:
 		return "⚠ STALE"
 	case "firing":
-		return "🔥 FIRING"
+		return "✖ FIRING"
 	case "pending":
 		return "… PENDING"
 	}
