@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
+
+	"github.com/tocsin-alerting/tocsin/internal/api"
 )
 
 // point is one step of a chart; OK is false where the TSDB has no sample.
@@ -135,22 +137,7 @@ func latencyChart(pts []point, label string) template.HTML {
 		fmt.Fprintf(&path, "%s%d %.1f H%d ", cmd, i*cellWidth, y, (i+1)*cellWidth)
 		pen = true
 	}
-	summary := fmt.Sprintf("%s: peak %s", label, seconds(peak))
+	summary := fmt.Sprintf("%s: peak %s", label, api.Seconds(peak))
 	return template.HTML(fmt.Sprintf(`<svg class="chart latency" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><path d="%s"/></svg><span class="peak">max %s</span>`,
-		width, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), strings.TrimSpace(path.String()), seconds(peak)))
-}
-
-// seconds writes a duration given in seconds the way people read latency.
-func seconds(s float64) string {
-	switch {
-	case s <= 0:
-		return "0"
-	case s < 0.001:
-		return fmt.Sprintf("%.0fµs", s*1e6)
-	case s < 1:
-		return fmt.Sprintf("%.0fms", s*1e3)
-	case s < 100:
-		return fmt.Sprintf("%.2fs", s)
-	}
-	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
+		width, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), strings.TrimSpace(path.String()), api.Seconds(peak)))
 }

@@ -140,8 +140,8 @@ func (u *UI) funcs() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"ago":     func(now, t time.Time) string { return ago(now.Sub(t)) },
-		"seconds": seconds,
+		"ago":     func(now, t time.Time) string { return api.Ago(now.Sub(t)) },
+		"seconds": api.Seconds,
 		// duration writes an interval in seconds as Prometheus writes durations.
 		"duration": func(s float64) string {
 			return model.Duration(time.Duration(s * float64(time.Second))).String()
@@ -154,21 +154,6 @@ func (u *UI) funcs() template.FuncMap {
 			return api.Status{Alerts: alerts, Now: now}
 		},
 	}
-}
-
-// ago writes how long ago something happened, coarsely.
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm %ds ago", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh %dm ago", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
 // stateText is the word shown in a state badge; the colour repeats it.
