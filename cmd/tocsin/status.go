@@ -102,7 +102,7 @@ func printStatus(out io.Writer, st api.Status) {
 
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nPROBE\tSTATE\tKIND\tLAST RUN\tRESULT")
-	for _, p := range st.Probes {
+	for _, p := range api.ByAttention(st.Probes) {
 		last, result := "not yet", ""
 		if p.LastRun != nil {
 			last = api.Ago(st.Now.Sub(*p.LastRun))

@@ -324,3 +324,16 @@ func labelSetMap(ls model.LabelSet) map[string]string {
 	}
 	return m
 }
+
+// attentionOrder ranks probe states by how urgently a person should look.
+var attentionOrder = map[string]int{StateDown: 0, StateStale: 1, StateUnknown: 2, StateUp: 3}
+
+// ByAttention returns the probes with the ones that need a person first
+// (down, stale, not run yet, up), each state in config order.
+func ByAttention(ps []Probe) []Probe {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Probe) int {
+		return cmp.Compare(attentionOrder[a.State], attentionOrder[b.State])
+	})
+	return out
+}

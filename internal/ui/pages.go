@@ -68,7 +68,7 @@ func (u *UI) charts(ctx context.Context, w window, ps []api.Probe, name string) 
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	st := api.NewStatus(u.src.Snapshot(), u.now())
-	rows := u.charts(r.Context(), newWindow(st.Now, overviewSpan, chartSteps), st.Probes, "")
+	rows := u.charts(r.Context(), newWindow(st.Now, overviewSpan, chartSteps), api.ByAttention(st.Probes), "")
 	u.render(w, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Status: st, Data: rows, Refresh: refreshPeriod})
 }
 
