@@ -79,32 +79,47 @@ const (
 )
 
 // successChart draws one cell per step: green where every run succeeded,
-// red where one failed, grey where nothing ran. Colour is never the only
-// sign: the title and the text beside it say the same.
+// red where one failed, grey where nothing ran. Neighbouring cells of one
+// kind are drawn as one rectangle, so that a page of a thousand healthy
+// probes stays small. Colour is never the only sign: the titles and the
+// text beside it say the same.
 func successChart(pts []point, label string) template.HTML {
 	if len(pts) == 0 {
 		return template.HTML(`<span class="muted">no history yet</span>`)
 	}
+	kind := func(p point) (string, string) {
+		switch {
+		case !p.OK:
+			return "none", "no data"
+		case p.V >= 1:
+			return "ok", "all runs succeeded"
+		}
+		return "bad", "a run failed"
+	}
 	var b strings.Builder
 	good, bad := 0, 0
-	width := len(pts) * cellWidth
-	for i, p := range pts {
-		class, what := "none", "no data"
-		if p.OK {
-			if p.V >= 1 {
-				class, what = "ok", "all runs succeeded"
-				good++
-			} else {
-				class, what = "bad", "a run failed"
-				bad++
+	for i := 0; i < len(pts); {
+		class, what := kind(pts[i])
+		j := i + 1
+		for j < len(pts) {
+			if c, _ := kind(pts[j]); c != class {
+				break
 			}
+			j++
 		}
-		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="0" width="%d" height="%d"><title>%s: %s</title></rect>`,
-			class, i*cellWidth, cellWidth-1, chartHeight, p.T.UTC().Format("15:04:05"), what)
+		switch class {
+		case "ok":
+			good += j - i
+		case "bad":
+			bad += j - i
+		}
+		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="0" width="%d" height="%d"><title>%s–%s: %s</title></rect>`,
+			class, i*cellWidth, (j-i)*cellWidth-1, chartHeight, pts[i].T.UTC().Format("15:04"), pts[j-1].T.UTC().Format("15:04"), what)
+		i = j
 	}
 	summary := fmt.Sprintf("%s: %d of %d steps good, %d failing", label, good, len(pts), bad)
 	return template.HTML(fmt.Sprintf(`<svg class="chart success" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title>%s</svg>`,
-		width, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), b.String()))
+		len(pts)*cellWidth, chartHeight, template.HTMLEscapeString(summary), template.HTMLEscapeString(summary), b.String()))
 }
 
 // latencyChart draws the run duration as a line scaled to its maximum,
