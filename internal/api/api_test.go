@@ -197,4 +197,27 @@ func TestPrometheusQueryAPI(t *testing.T) {
 
 	_, err = prom.Buildinfo(ctx)
 	require.NoError(t, err)
+
+	// Grafana lists a data source's rules and alerts with these two.
+	rules, err := prom.Rules(ctx, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, rules.Groups)
+	var failing *promv1.AlertingRule
+	for _, g := range rules.Groups {
+		require.Positive(t, g.Interval)
+		for _, r := range g.Rules {
+			if ar, ok := r.(promv1.AlertingRule); ok && ar.Name == "ProbeFailing" {
+				failing = &ar
+			}
+		}
+	}
+	require.NotNil(t, failing, "the shipped pack's ProbeFailing rule")
+	require.Equal(t, promv1.RuleHealth(promv1.RuleHealthGood), failing.Health)
+	require.Equal(t, 15.0, failing.Duration, "for: 15s")
+
+	alerts, err := prom.Alerts(ctx)
+	require.NoError(t, err)
+	for _, a := range alerts.Alerts {
+		require.Contains(t, []promv1.AlertState{promv1.AlertStateFiring, promv1.AlertStatePending}, a.State)
+	}
 }

@@ -213,7 +213,7 @@ func AlertsOf(s pipeline.Snapshot) []Alert {
 }
 
 func ruleAlerts(r *promrules.AlertingRule) []Alert {
-	var out []Alert
+	out := []Alert{}
 	for _, a := range r.ActiveAlerts() {
 		out = append(out, Alert{
 			Name: r.Name(), State: a.State.String(),

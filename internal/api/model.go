@@ -106,13 +106,15 @@ type Alert struct {
 	Source string `json:"source"`
 }
 
-// RuleGroup is one rule group with its rules' health and alerts.
+// RuleGroup is one rule group with its rules' health and alerts, in
+// Prometheus' /api/v1/rules format (durations in seconds), so that tools
+// that list a Prometheus server's rules, such as Grafana, list tocsin's.
 type RuleGroup struct {
 	Name              string    `json:"name"`
 	File              string    `json:"file"`
-	IntervalSeconds   float64   `json:"intervalSeconds"`
+	IntervalSeconds   float64   `json:"interval"`
 	LastEvaluation    time.Time `json:"lastEvaluation"`
-	EvaluationSeconds float64   `json:"evaluationSeconds"`
+	EvaluationSeconds float64   `json:"evaluationTime"`
 	Rules             []Rule    `json:"rules"`
 }
 
@@ -121,16 +123,16 @@ type Rule struct {
 	Name                 string            `json:"name"`
 	Type                 string            `json:"type"`
 	Query                string            `json:"query"`
-	ForSeconds           float64           `json:"forSeconds,omitempty"`
-	KeepFiringForSeconds float64           `json:"keepFiringForSeconds,omitempty"`
+	ForSeconds           float64           `json:"duration"`
+	KeepFiringForSeconds float64           `json:"keepFiringFor"`
 	Labels               map[string]string `json:"labels,omitempty"`
 	Annotations          map[string]string `json:"annotations,omitempty"`
 	Health               string            `json:"health"`
 	LastError            string            `json:"lastError,omitempty"`
 	LastEvaluation       time.Time         `json:"lastEvaluation"`
-	EvaluationSeconds    float64           `json:"evaluationSeconds"`
+	EvaluationSeconds    float64           `json:"evaluationTime"`
 	State                string            `json:"state,omitempty"`
-	Alerts               []Alert           `json:"alerts,omitempty"`
+	Alerts               []Alert           `json:"alerts"`
 }
 
 // Integration is one vendor endpoint of a receiver and its last delivery.

@@ -30,7 +30,7 @@ type benchSource struct {
 	rec  *rules.Recorder
 }
 
-func (s *benchSource) Snapshot() pipeline.Snapshot   { return s.snap }
+func (s *benchSource) Snapshot() pipeline.Snapshot  { return s.snap }
 func (s *benchSource) Queryable() storage.Queryable { return s.rec }
 
 func newBenchSource(b *testing.B, now time.Time) *benchSource {
