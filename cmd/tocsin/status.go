@@ -125,12 +125,12 @@ func printStatus(out io.Writer, st api.Status) {
 		fmt.Fprintln(w, "(none: no receiver is configured, nobody is paged)\t\t\t\t")
 	}
 	for _, in := range st.Integrations {
-		state, last := "UP", "none yet"
+		state, last := "NOT USED YET", "none yet"
+		if in.LastAttempt != nil {
+			state, last = "UP", api.Ago(st.Now.Sub(*in.LastAttempt))
+		}
 		if !in.Up {
 			state = "DOWN"
-		}
-		if in.LastAttempt != nil {
-			last = api.Ago(st.Now.Sub(*in.LastAttempt))
 		}
 		outcome := orDash(in.Outcome)
 		if in.Reason != "" {

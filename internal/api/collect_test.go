@@ -2,10 +2,15 @@ package api_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/api"
+	"github.com/tocsin-alerting/tocsin/internal/pipeline"
+	"github.com/tocsin-alerting/tocsin/probes"
 )
 
 func TestRedactHidesPasswordsInURLs(t *testing.T) {
@@ -35,4 +40,36 @@ func TestByAttentionPutsFailingProbesFirst(t *testing.T) {
 	}
 	require.Equal(t, []string{"b", "e", "d", "c", "a"}, names)
 	require.Equal(t, "a", ps[0].Name, "the caller's slice is left alone")
+}
+
+func TestProbeStates(t *testing.T) {
+	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	cfg := &configs.Config{Probes: []*configs.ProbeConfig{{
+		Name: "broker", Interval: model.Duration(10 * time.Second), TCP: &configs.TCPProbe{Address: "broker:1883"},
+	}}}
+	tests := []struct {
+		name    string
+		result  *probes.Result
+		want    string
+		summary api.Summary
+	}{
+		{"no run yet", nil, api.StateUnknown, api.Summary{Probes: 1, ProbesUnknown: 1}},
+		{"last run succeeded", &probes.Result{Time: now.Add(-5 * time.Second), Success: true}, api.StateUp, api.Summary{Probes: 1, ProbesUp: 1}},
+		{"last run failed", &probes.Result{Time: now.Add(-5 * time.Second), Reason: probes.ReasonLost}, api.StateDown, api.Summary{Probes: 1, ProbesDown: 1}},
+		{"two intervals without a run is not yet stale", &probes.Result{Time: now.Add(-20 * time.Second), Success: true}, api.StateUp, api.Summary{Probes: 1, ProbesUp: 1}},
+		{"no run for over three intervals", &probes.Result{Time: now.Add(-31 * time.Second), Success: true}, api.StateStale, api.Summary{Probes: 1, ProbesStale: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := pipeline.Snapshot{Config: cfg, Latest: map[string]probes.Result{}}
+			if tt.result != nil {
+				r := *tt.result
+				r.Probe = "broker"
+				snap.Latest["broker"] = r
+			}
+			st := api.NewStatus(snap, now)
+			require.Equal(t, tt.want, st.Probes[0].State)
+			require.Equal(t, tt.summary, st.Summary)
+		})
+	}
 }

@@ -214,3 +214,22 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(artifactsDir(t), "probe-down-no-js.png"), shot, 0o644))
 }
+
+// With every probe up, the overview says so in green and in words.
+func TestHealthyOverviewInBrowser(t *testing.T) {
+	w := startHealthyWorld(t)
+	ctx := browser(t)
+	var errs consoleErrors
+	errs.listen(t, ctx)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.TocsinURL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("table.probes")),
+	))
+	banner, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".banner.ok")))
+	require.NoError(t, err)
+	require.Contains(t, banner, "All good: 4 of 4 probes up")
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(artifactsDir(t), "overview-healthy.png"), shot, 0o644))
+	require.Empty(t, errs.take())
+}

@@ -46,6 +46,28 @@ type world struct {
 
 func startWorld(t *testing.T) *world {
 	t.Helper()
+	w := launch(t, 500*time.Millisecond)
+	w.Opsgenie.SetMode(notifiertest.Reject)
+	w.until(t, "every probe to report, the watchdog alert to fire and Opsgenie to be marked down", func(st api.Status) bool {
+		return st.Summary.ProbesUnknown == 0 && st.Summary.AlertsFiring > 0 && st.Summary.IntegrationsDown > 0 &&
+			len(w.PagerDuty.Pages()) > 0
+	})
+	return w
+}
+
+// startHealthyWorld is the scenario with every probe up and no alert.
+func startHealthyWorld(t *testing.T) *world {
+	t.Helper()
+	w := launch(t, 0)
+	w.until(t, "every probe to report success", func(st api.Status) bool {
+		return st.Summary.ProbesUp == st.Summary.Probes
+	})
+	return w
+}
+
+// launch starts the scenario, with a watchdog probe when grace is set.
+func launch(t *testing.T, grace time.Duration) *world {
+	t.Helper()
 	w := &world{changed: make(chan struct{}, 1)}
 	poke := func() {
 		select {
@@ -57,7 +79,7 @@ func startWorld(t *testing.T) *world {
 		Dir:      t.TempDir(),
 		Interval: 250 * time.Millisecond, Timeout: 200 * time.Millisecond,
 		Rules:         fastRules,
-		Watchdog:      500 * time.Millisecond,
+		Watchdog:      grace,
 		GroupInterval: time.Second,
 		OnResult:      func(probes.Result) { poke() },
 		OnPage:        func(notifiertest.Page) { poke() },
@@ -65,13 +87,6 @@ func startWorld(t *testing.T) *world {
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	w.Scenario = s
-	s.Opsgenie.SetMode(notifiertest.Reject)
-	w.until(t, "every probe to report, the watchdog alert to fire and Opsgenie to be marked down", func(st api.Status) bool {
-		if st.Summary.ProbesUnknown > 0 || st.Summary.AlertsFiring == 0 || st.Summary.IntegrationsDown == 0 {
-			return false
-		}
-		return len(s.PagerDuty.Pages()) > 0
-	})
 	return w
 }
 

@@ -169,6 +169,8 @@ func stateText(state string) string {
 		return "✖ FIRING"
 	case "pending":
 		return "… PENDING"
+	case "unused":
+		return "– NOT USED YET"
 	}
 	return "? " + strings.ToUpper(state)
 }
