@@ -38,7 +38,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	}
 	flags := cmd.Flags()
 	addConfigFlag(flags)
-	flags.String("web.listen-address", ":9797", "address to serve the status pages, API, metrics, health, reload, webhooks and heartbeats on")
+	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on")
 	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
 	flags.String("web.external-url", "", "URL under which people reach tocsin; pages link to it (default: http://<host name>:<port>)")
 	addLogFlags(flags)
