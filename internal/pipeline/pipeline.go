@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
@@ -43,8 +44,8 @@ type Settings struct {
 }
 
 // Pipeline runs tocsin's whole flow for the configuration in force:
-// probe results → recorder → rules (right after each result and on the
-// tick) → dispatcher → vendors. The first Apply builds the parts; later
+// probe results → recorder → rules (right after failures and recoveries,
+// and on the tick) → dispatcher → vendors. The first Apply builds the parts; later
 // ones update each part in place, so that unchanged probes, rule state and
 // alert groups carry on across a reload.
 type Pipeline struct {
@@ -58,6 +59,7 @@ type Pipeline struct {
 	scheduler  *probes.Scheduler
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
+	state      *notifiers.State
 	running    bool
 	started    time.Time
 
@@ -181,16 +183,6 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	}
 
 	extLabels := externalLabels(cfg)
-	if route != nil {
-		opts := p.settings.Dispatcher
-		opts.Logger = p.logger.With("component", "dispatcher")
-		opts.Registerer = reg
-		opts.ExternalURL = p.settings.ExternalURL
-		opts.ExternalLabels = extLabels
-		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
-			return fail(err)
-		}
-	}
 	ev, err := rules.NewEvaluator(rules.EvaluatorOptions{
 		Files:          ruleFiles,
 		Interval:       time.Duration(cfg.EvaluationInterval),
@@ -203,6 +195,29 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if route != nil {
+		opts := p.settings.Dispatcher
+		opts.Logger = p.logger.With("component", "dispatcher")
+		opts.Registerer = reg
+		opts.ExternalURL = p.settings.ExternalURL
+		opts.ExternalLabels = extLabels
+		if opts.RestoreGrace <= 0 {
+			opts.RestoreGrace = restoreGrace(cfg, ev)
+		}
+		if opts.State == nil {
+			// The notification log, pending deliveries and the groups'
+			// alerts live beside the TSDB, so a restart on the same
+			// storage.path pages nobody twice and loses no page.
+			if p.state, err = notifiers.OpenState(cfg.Storage.Path, 0); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.state.Close() })
+			opts.State = p.state
+		}
+		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
+			return fail(err)
+		}
 	}
 	sched, err := probes.NewScheduler(cfg.Probes, probes.SchedulerOptions{
 		Replica: cfg.Global.Replica,
@@ -224,7 +239,8 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 
 // update applies cfg to running parts. Rules are checked first, because a
 // bad rule file is the likeliest bad edit; when a later part refuses the
-// change, the rules go back to the files they had.
+// change, the rules that were in force come back from memory, with the
+// state of their alerts: their files may already hold the new content.
 func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
 	old := p.cfg
 	if cfg.Storage.Path != old.Storage.Path || cfg.Storage.Retention != old.Storage.Retention {
@@ -236,22 +252,43 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	if (route == nil) != (p.dispatcher == nil) {
 		return errors.New("adding or removing the route needs a restart of tocsin")
 	}
-	oldFiles := p.evaluator.Files()
-	if err := p.evaluator.Update(ruleFiles...); err != nil {
+	ruleSet, err := p.evaluator.Load(ruleFiles...)
+	if err != nil {
 		return err
 	}
+	prevRules := p.evaluator.Swap(ruleSet)
 	if err := p.scheduler.Update(cfg.Probes); err != nil {
-		_ = p.evaluator.Update(oldFiles...)
+		p.evaluator.Restore(prevRules)
 		return err
 	}
 	if p.dispatcher != nil {
 		if err := p.dispatcher.Update(route, receivers); err != nil {
-			_ = p.evaluator.Update(oldFiles...)
+			p.evaluator.Restore(prevRules)
 			_ = p.scheduler.Update(old.Probes)
 			return err
 		}
 	}
 	return nil
+}
+
+// restoreGrace is how long an alert restored after a restart stays firing
+// before it resolves, unless the rules say it again: time for a probe to
+// run, and for the longest `for` of the rules to pass on fresh results.
+func restoreGrace(cfg *configs.Config, ev *rules.Evaluator) time.Duration {
+	grace := 2 * time.Duration(cfg.EvaluationInterval)
+	var probeInterval time.Duration
+	for _, pc := range cfg.Probes {
+		probeInterval = max(probeInterval, time.Duration(pc.Interval))
+	}
+	var hold time.Duration
+	for _, g := range ev.Groups() {
+		for _, r := range g.Rules() {
+			if ar, ok := r.(*promrules.AlertingRule); ok {
+				hold = max(hold, ar.HoldDuration())
+			}
+		}
+	}
+	return grace + probeInterval + hold
 }
 
 func labelsFromSet(ls model.LabelSet) labels.Labels {
@@ -367,6 +404,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if err := p.state.Close(); err != nil {
+		return fmt.Errorf("close notification state: %w", err)
+	}
 	if err := rec.Close(); err != nil {
 		return fmt.Errorf("close storage: %w", err)
 	}
