@@ -138,7 +138,7 @@ func ProbeDetailOf(s pipeline.Snapshot, name string, now time.Time) (ProbeDetail
 			d.Alerts = append(d.Alerts, a)
 		}
 	}
-	d.Config = Redact(marshalYAML(pc))
+	d.Config = RedactedYAML(pc)
 	return d, true
 }
 
@@ -293,25 +293,69 @@ func ConfigOf(s pipeline.Snapshot) string {
 	if s.Config == nil {
 		return ""
 	}
-	return Redact(s.Config.String())
+	return RedactedYAML(s.Config)
 }
 
-func marshalYAML(v any) string {
-	out, err := yaml.Marshal(v)
+// RedactedYAML renders v as YAML with every secret hidden. Secret fields
+// render as <secret> by their own type; this also hides what people write
+// into plain strings: passwords in URLs (mqtt://user:password@host), URL
+// query parameters that carry credentials (?token=, &api_key=), and the
+// values of headers such as Authorization.
+func RedactedYAML(v any) string {
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return "# cannot render: " + err.Error()
+	}
+	redactNode(&n, false)
+	out, err := yaml.Marshal(&n)
 	if err != nil {
 		return "# cannot render: " + err.Error()
 	}
 	return string(out)
 }
 
-// urlPassword is the password in a URL's user information.
-var urlPassword = regexp.MustCompile(`(://[^/\s:@'"]*):[^/\s@'"]*@`)
+// redactNode walks n; inHeaders is true for the mapping under a headers key.
+func redactNode(n *yaml.Node, inHeaders bool) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		n.Value = Redact(n.Value)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if inHeaders && sensitiveName.MatchString(k.Value) && v.Kind == yaml.ScalarNode {
+				v.Value, v.Style = "<secret>", 0
+				continue
+			}
+			redactNode(v, k.Value == "headers")
+		}
+	default:
+		for _, c := range n.Content {
+			redactNode(c, false)
+		}
+	}
+}
 
-// Redact hides what the config types do not already: passwords written
-// into URLs (mqtt://user:password@host). Secret fields are rendered as
-// <secret> by their own type.
-func Redact(yamlText string) string {
-	return urlPassword.ReplaceAllString(yamlText, "$1:<secret>@")
+var (
+	// urlPassword is the password in a URL's user information.
+	urlPassword = regexp.MustCompile(`(://[^/\s:@'"]*):[^/\s@'"]*@`)
+	// sensitiveName matches header and query parameter names that carry credentials.
+	sensitiveName = regexp.MustCompile(`(?i)auth|token|key|secret|passw|cookie|sig|session|credential`)
+	// urlQueryParam is one name=value of a URL's query.
+	urlQueryParam = regexp.MustCompile(`([?&])([^=&#\s'"]+)=([^&#\s'"]*)`)
+)
+
+// Redact hides credentials written into URLs in text: the password of
+// user:password@, and the values of query parameters whose names say they
+// are credentials.
+func Redact(text string) string {
+	text = urlPassword.ReplaceAllString(text, "$1:<secret>@")
+	return urlQueryParam.ReplaceAllStringFunc(text, func(m string) string {
+		p := urlQueryParam.FindStringSubmatch(m)
+		if !sensitiveName.MatchString(p[2]) {
+			return m
+		}
+		return p[1] + p[2] + "=<secret>"
+	})
 }
 
 func labelSetMap(ls model.LabelSet) map[string]string {

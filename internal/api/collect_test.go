@@ -20,10 +20,30 @@ func TestRedactHidesPasswordsInURLs(t *testing.T) {
 		{"url: https://user@example.com/\n", "url: https://user@example.com/\n"},
 		{"url: tcp://broker:1883\n", "url: tcp://broker:1883\n"},
 		{"password: <secret>\n", "password: <secret>\n"},
+		{"https://api.example/healthz?token=abc&verbose=1", "https://api.example/healthz?token=<secret>&verbose=1"},
+		{"https://x.example/invoke?api-version=1&sp=%2Ftriggers&sig=AbC", "https://x.example/invoke?api-version=1&sp=%2Ftriggers&sig=<secret>"},
+		{"https://x.example/?q=1#frag", "https://x.example/?q=1#frag"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, api.Redact(tt.in), tt.in)
 	}
+}
+
+func TestRedactedYAMLHidesCredentialsInPlainStrings(t *testing.T) {
+	pc := &configs.ProbeConfig{
+		Name: "api",
+		HTTP: &configs.HTTPProbe{
+			URL:         "https://user:pa55@api.example/healthz?access_token=t0k3n",
+			Headers:     map[string]string{"Authorization": "Basic c2VjcmV0", "X-Api-Key": "k3y", "Accept": "application/json"},
+			BearerToken: "b34r3r",
+		},
+	}
+	out := api.RedactedYAML(pc)
+	for _, secret := range []string{"pa55", "t0k3n", "c2VjcmV0", "k3y", "b34r3r"} {
+		require.NotContains(t, out, secret)
+	}
+	require.Contains(t, out, "Accept: application/json")
+	require.Contains(t, out, "url: https://user:<secret>@api.example/healthz?access_token=<secret>")
 }
 
 func TestByAttentionPutsFailingProbesFirst(t *testing.T) {
