@@ -100,6 +100,15 @@ func printStatus(out io.Writer, st api.Status) {
 			s.ProbesUp, s.Probes, s.ProbesUnknown, s.Integrations)
 	}
 
+	if c := st.Cluster; c != nil {
+		names := make([]string, len(c.Members))
+		for i, m := range c.Members {
+			names[i] = m.Name
+		}
+		fmt.Fprintf(out, "Cluster: this replica is %s, position %d, gossip %s; %d replicas: %s\n",
+			c.Name, c.Position, c.Status, len(c.Members), strings.Join(names, ", "))
+	}
+
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\nPROBE\tSTATE\tKIND\tLAST RUN\tRESULT")
 	for _, p := range api.ByAttention(st.Probes) {

@@ -42,3 +42,18 @@ func TestStatusSaysWhenTocsinCannotBeAsked(t *testing.T) {
 	require.Equal(t, 1, code, "a failure to ask exits 1, not 2")
 	require.Contains(t, errOut, "status: ask http://127.0.0.1:1/api/v1/status")
 }
+
+// Replicas of a cluster show each other on the overview and in tocsin status.
+func TestStatusShowsTheCluster(t *testing.T) {
+	_, target, v := haTargetAndVendor(t)
+	replicas := startHA(t, 2, target, v.fake.APIURL(), "1m")
+
+	code, out, errOut := runCLI(t, "status", "--url", replicas[1].base)
+	require.Contains(t, []int{0, 2}, code, errOut)
+	require.Contains(t, out, "Cluster: this replica is r1, position 1, gossip ready; 2 replicas: r0, r1")
+
+	code, page := get(t, replicas[0].base+"/")
+	require.Equal(t, 200, code)
+	require.Contains(t, page, "This replica is <strong>r0</strong>, position 0")
+	require.Contains(t, page, "r1")
+}

@@ -32,6 +32,12 @@ func NewStatus(s pipeline.Snapshot, now time.Time) Status {
 	if s.Config != nil {
 		st.Replica = s.Config.Global.Replica
 	}
+	if c := s.Cluster; c != nil {
+		st.Cluster = &Cluster{Name: c.Name, Status: c.Status, Position: c.Position, Members: []ClusterMember{}}
+		for _, m := range c.Members {
+			st.Cluster.Members = append(st.Cluster.Members, ClusterMember{Name: m.Name, Address: m.Address, Self: m.Name == c.Name})
+		}
+	}
 	sum := &st.Summary
 	sum.Probes = len(st.Probes)
 	for _, p := range st.Probes {

@@ -28,6 +28,27 @@ type Status struct {
 	Probes       []Probe       `json:"probes"`
 	Alerts       []Alert       `json:"alerts"`
 	Integrations []Integration `json:"integrations"`
+	// Cluster is absent when this replica runs alone.
+	Cluster *Cluster `json:"cluster,omitempty"`
+}
+
+// Cluster is this replica's view of the replicas it gossips with.
+type Cluster struct {
+	// Name is this replica's name in the cluster.
+	Name string `json:"name"`
+	// Status is "settling" until gossip has settled, then "ready".
+	Status string `json:"status"`
+	// Position is this replica's place in line: it notifies after
+	// Position × peer timeout, if no replica before it has.
+	Position int             `json:"position"`
+	Members  []ClusterMember `json:"members"`
+}
+
+// ClusterMember is one replica this one sees, itself included.
+type ClusterMember struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Self    bool   `json:"self,omitempty"`
 }
 
 // Summary counts what needs attention.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,12 +37,32 @@ type Snapshot struct {
 	Integrations []notifiers.IntegrationStatus
 	// NotifierAlerts are the NotifierFailing alerts the dispatcher raised.
 	NotifierAlerts []*model.Alert
+	// Cluster is this replica's view of its cluster; nil when it runs alone.
+	Cluster *ClusterStatus
+}
+
+// ClusterStatus is this replica's place in its cluster.
+type ClusterStatus struct {
+	// Name is this replica's name in the cluster.
+	Name string
+	// Status is "settling" until gossip has settled, then "ready".
+	Status string
+	// Position orders the replicas: the one at position n waits n × peer
+	// timeout before it notifies.
+	Position int
+	// Members are the replicas this one sees, itself included, by name.
+	Members []ClusterMember
+}
+
+// ClusterMember is one replica of the cluster.
+type ClusterMember struct {
+	Name, Address string
 }
 
 // Snapshot returns the pipeline's current state.
 func (p *Pipeline) Snapshot() Snapshot {
 	p.mu.Lock()
-	cfg, sched, ev, disp, started := p.cfg, p.scheduler, p.evaluator, p.dispatcher, p.started
+	cfg, sched, ev, disp, started, peer := p.cfg, p.scheduler, p.evaluator, p.dispatcher, p.started, p.peer
 	p.mu.Unlock()
 	s := Snapshot{Config: cfg, Started: started, Failures: p.recent.all()}
 	if sched != nil {
@@ -53,6 +74,14 @@ func (p *Pipeline) Snapshot() Snapshot {
 	if disp != nil {
 		s.Integrations = disp.Integrations()
 		s.NotifierAlerts = disp.Alerts()
+	}
+	if peer != nil {
+		c := &ClusterStatus{Name: peer.Name(), Status: peer.Status(), Position: peer.Position()}
+		for _, m := range peer.Peers() {
+			c.Members = append(c.Members, ClusterMember{Name: m.Name(), Address: m.Address()})
+		}
+		slices.SortFunc(c.Members, func(a, b ClusterMember) int { return strings.Compare(a.Name, b.Name) })
+		s.Cluster = c
 	}
 	return s
 }
