@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +57,12 @@ func TestStatusShowsTheCluster(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Contains(t, page, "This replica is <strong>r0</strong>, position 0")
 	require.Contains(t, page, "r1")
+
+	// A replica that dies shows as ReplicaDown on the other's alerts page.
+	replicas[1].kill()
+	require.Eventually(t, func() bool {
+		_, page = get(t, replicas[0].base+"/alerts")
+		return strings.Contains(page, "replica r1 is missing")
+	}, 30*time.Second, 50*time.Millisecond, "ReplicaDown for r1 on r0's alerts page")
+	require.Contains(t, page, "ReplicaDown")
 }

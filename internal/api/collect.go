@@ -204,12 +204,17 @@ func AlertsOf(s pipeline.Snapshot) []Alert {
 			out = append(out, ruleAlerts(r)...)
 		}
 	}
-	for _, a := range s.NotifierAlerts {
-		out = append(out, Alert{
-			Name: string(a.Labels[model.AlertNameLabel]), State: "firing",
-			Labels: labelSetMap(a.Labels), Annotations: labelSetMap(a.Annotations),
-			ActiveAt: a.StartsAt, Source: "dispatcher",
-		})
+	for _, raised := range []struct {
+		alerts []*model.Alert
+		source string
+	}{{s.NotifierAlerts, "dispatcher"}, {s.ReplicaAlerts, "cluster"}} {
+		for _, a := range raised.alerts {
+			out = append(out, Alert{
+				Name: string(a.Labels[model.AlertNameLabel]), State: "firing",
+				Labels: labelSetMap(a.Labels), Annotations: labelSetMap(a.Annotations),
+				ActiveAt: a.StartsAt, Source: raised.source,
+			})
+		}
 	}
 	slices.SortStableFunc(out, func(a, b Alert) int {
 		// "firing" sorts before "pending".

@@ -123,7 +123,7 @@ type Alert struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	ActiveAt    time.Time         `json:"activeAt"`
 	Value       string            `json:"value,omitempty"`
-	// Source is "rule" or "dispatcher".
+	// Source is "rule", "dispatcher" (NotifierFailing) or "cluster" (ReplicaDown).
 	Source string `json:"source"`
 }
 

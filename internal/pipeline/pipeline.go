@@ -70,8 +70,9 @@ type Pipeline struct {
 	running    bool
 	started    time.Time
 
-	outcomes outcomes
-	recent   recentFailures
+	outcomes      outcomes
+	recent        recentFailures
+	replicaAlerts activeAlerts
 }
 
 // New returns a Pipeline that runs nothing until the first Apply.

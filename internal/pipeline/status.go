@@ -39,6 +39,9 @@ type Snapshot struct {
 	NotifierAlerts []*model.Alert
 	// Cluster is this replica's view of its cluster; nil when it runs alone.
 	Cluster *ClusterStatus
+	// ReplicaAlerts are the ReplicaDown alerts this replica raises about
+	// missing peers.
+	ReplicaAlerts []*model.Alert
 }
 
 // ClusterStatus is this replica's place in its cluster.
@@ -64,7 +67,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	p.mu.Lock()
 	cfg, sched, ev, disp, started, peer := p.cfg, p.scheduler, p.evaluator, p.dispatcher, p.started, p.peer
 	p.mu.Unlock()
-	s := Snapshot{Config: cfg, Started: started, Failures: p.recent.all()}
+	s := Snapshot{Config: cfg, Started: started, Failures: p.recent.all(), ReplicaAlerts: p.replicaAlerts.firing(time.Now())}
 	if sched != nil {
 		s.Latest = sched.Latest()
 	}
@@ -128,5 +131,42 @@ func (f *recentFailures) all() map[string][]probes.Result {
 		slices.Reverse(c)
 		out[name] = c
 	}
+	return out
+}
+
+// activeAlerts keeps the latest state of alerts the pipeline raises itself,
+// by fingerprint, for the status pages.
+type activeAlerts struct {
+	mu   sync.Mutex
+	byFP map[model.Fingerprint]*model.Alert
+}
+
+func (a *activeAlerts) update(alerts []*model.Alert) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byFP == nil {
+		a.byFP = map[model.Fingerprint]*model.Alert{}
+	}
+	for _, al := range alerts {
+		c := *al
+		a.byFP[al.Labels.Fingerprint()] = &c
+	}
+}
+
+// firing returns the alerts that have not ended by now, oldest first, and
+// forgets the others.
+func (a *activeAlerts) firing(now time.Time) []*model.Alert {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*model.Alert
+	for fp, al := range a.byFP {
+		if !al.EndsAt.IsZero() && !al.EndsAt.After(now) {
+			delete(a.byFP, fp)
+			continue
+		}
+		c := *al
+		out = append(out, &c)
+	}
+	slices.SortFunc(out, func(x, y *model.Alert) int { return x.StartsAt.Compare(y.StartsAt) })
 	return out
 }
