@@ -160,7 +160,7 @@ func TestForPendingFiringResolved(t *testing.T) {
 	require.Equal(t, model.LabelValue("Probe api failing on eu-1 (value 0)"), a.Annotations["summary"])
 	require.Equal(t, fireAt, a.StartsAt)
 	require.True(t, a.EndsAt.After(fireAt), "a firing alert is valid for a while")
-	require.Contains(t, a.GeneratorURL, "http://tocsin.example:9797/graph?g0.expr=")
+	require.Equal(t, "http://tocsin.example:9797/probes/api", a.GeneratorURL, "an alert about a probe links to its page")
 
 	// Still failing: not resent before the resend delay.
 	clock.Add(10 * time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
 
@@ -103,6 +104,13 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		})
 		srv.Handle(probes.WebhookPath, p.Handler())
 		srv.Handle(probes.HeartbeatPath, p.Handler())
+		// Links in pages start with the external URL's path; the server
+		// itself strips the route prefix before the pages see a request.
+		pages, err := ui.New(ui.Options{Source: p, ExternalURL: extURL.String(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		pages.Mount(srv, "")
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -68,8 +68,11 @@ type Pipeline struct {
 	state      *notifiers.State
 	peer       *cluster.Peer
 	running    bool
+	started    time.Time
 
-	outcomes outcomes
+	outcomes      outcomes
+	recent        recentFailures
+	replicaAlerts activeAlerts
 }
 
 // New returns a Pipeline that runs nothing until the first Apply.
@@ -252,6 +255,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	}
 	p.replicateHeartbeats(sched)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
+	p.started = time.Now()
 	return nil
 }
 
@@ -335,6 +339,7 @@ func (p *Pipeline) record(r probes.Result) {
 		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
+	p.recent.add(r)
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)
 	}

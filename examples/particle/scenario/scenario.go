@@ -25,6 +25,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/examples/particle/devicecloud"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/notifiertest"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -174,6 +175,11 @@ func Start(opts Options) (s *Scenario, err error) {
 	}
 	srv.Handle(probes.WebhookPath, s.Pipeline.Handler())
 	srv.Handle(probes.HeartbeatPath, s.Pipeline.Handler())
+	pages, err := ui.New(ui.Options{Source: s.Pipeline, ExternalURL: s.TocsinURL, Logger: opts.Logger})
+	if err != nil {
+		return s, err
+	}
+	pages.Mount(srv, "")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
