@@ -250,6 +250,11 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 			c.APIURL = orDefault(c.APIURL, DefaultTwilioURL)
 		}
 	}
+	for _, c := range r.DeadmanConfigs {
+		if c != nil {
+			c.applyDefaults()
+		}
+	}
 }
 
 func defaultHTTP(c *config.HTTPClientConfig) *config.HTTPClientConfig {
@@ -306,6 +311,11 @@ func (r *ReceiverConfig) validateIntegrations(v *validator) {
 			c.validate(v)
 		}
 	}
+	for _, c := range r.DeadmanConfigs {
+		if c != nil {
+			c.validate(v)
+		}
+	}
 }
 
 // orderIntegrations sets Order on every integration config by its place in
@@ -356,6 +366,11 @@ func (r *ReceiverConfig) orderIntegrations(v *validator) {
 		}
 	}
 	for _, c := range r.TwilioConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.DeadmanConfigs {
 		if c != nil {
 			add(&c.NotifierConfig, c)
 		}

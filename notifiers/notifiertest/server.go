@@ -58,10 +58,11 @@ func (m Mode) String() string {
 // look at several vendors at once and for the demo's display.
 type Page struct {
 	// Vendor is the fake's name: pagerduty, slack, opsgenie, webhook, email,
-	// msteams or twilio.
+	// msteams, twilio, or for heartbeats opsgenie-heartbeat, ping, http-ping.
 	Vendor string
 	// Action is the vendor's verb: trigger/resolve (PagerDuty), create/close
-	// (Opsgenie), post/update (Slack), firing/resolved (webhook), send.
+	// (Opsgenie), post/update (Slack), firing/resolved (webhook), send,
+	// ping (heartbeats).
 	Action string
 	// Key is the vendor's deduplication key where it has one: PagerDuty
 	// dedup_key, Opsgenie alias, webhook groupKey, Slack message ts.
