@@ -177,6 +177,11 @@ func (s *Server) URL() string { return s.srv.URL }
 // webhook_url), including any secret path the vendor would put there.
 func (s *Server) APIURL() string { return s.srv.URL + s.apiPath }
 
+// Handler serves the fake's API without its listener, for tests whose
+// HTTP client calls it in memory (inside a testing/synctest bubble, where
+// network I/O would stop the fake clock).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
 // SetMode changes how the fake answers from the next request on.
 func (s *Server) SetMode(m Mode) {
 	s.mu.Lock()
