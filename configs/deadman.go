@@ -110,14 +110,7 @@ func (c *DeadmanConfig) validate(v *validator) {
 		if o.Name == "" {
 			v.errorfAt([]any{&o.Name, o}, "name is required: the heartbeat's name in Opsgenie")
 		}
-		switch {
-		case o.APIURL != "" && o.Region != "":
-			v.errorf(&o.Region, "set either api_url or region, not both")
-		case o.Region != "" && o.Region != "us" && o.Region != "eu":
-			v.errorf(&o.Region, "region must be us or eu, not %q", o.Region)
-		case o.APIURL != "":
-			v.url(o, &o.APIURL, "api_url", true, "http", "https")
-		}
+		v.opsgenieBase(o, &o.APIURL, &o.Region)
 	}
 	if p := c.Ping; p != nil {
 		v.secret(p, &p.URL, &p.URLFile, "url", true)

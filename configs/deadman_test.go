@@ -51,18 +51,7 @@ func TestDeadmanErrors(t *testing.T) {
 			secret:  "s3cret",
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load("tocsin.yml", []byte(integrationFile(tc.section)))
-			require.Error(t, err)
-			errs := AsErrors("tocsin.yml", err)
-			require.Len(t, errs, len(tc.want), "errors: %v", err)
-			for i, want := range tc.want {
-				require.Contains(t, errs[i].Error(), "tocsin.yml:"+want)
-			}
-			if tc.secret != "" {
-				require.NotContains(t, err.Error(), tc.secret)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { requireIntegrationErrors(t, tc.section, tc.want, tc.secret) })
 	}
 }
 
