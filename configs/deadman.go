@@ -142,3 +142,17 @@ func isToken(s string) bool {
 		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 	}) < 0
 }
+
+// validateDeadmanOnly refuses a receiver that mixes deadman integrations
+// with integrations that page people: the always-firing Watchdog that
+// feeds the heartbeat would page someone around the clock.
+func (r *ReceiverConfig) validateDeadmanOnly(v *validator) {
+	if len(r.DeadmanConfigs) == 0 {
+		return
+	}
+	others := len(r.PagerDutyConfigs) + len(r.SlackConfigs) + len(r.OpsgenieConfigs) + len(r.WebhookConfigs) +
+		len(r.EmailConfigs) + len(r.MSTeamsConfigs) + len(r.TwilioConfigs)
+	if others > 0 {
+		v.errorfAt([]any{&r.DeadmanConfigs, r}, "receiver %q mixes deadman_configs with integrations that page people, which the always-firing Watchdog would page; give the dead-man's switch a receiver of its own", r.Name)
+	}
+}

@@ -17,6 +17,12 @@ func TestDeadmanErrors(t *testing.T) {
 		secret  string   // must not appear in any message
 	}{
 		{
+			name:    "mixed with a paging integration",
+			section: "  webhook_configs: [{url: 'https://hook.example/'}]\n  deadman_configs:\n  - ping: {url: 'https://hc-ping.com/T0K3N'}\n",
+			want:    []string{`7:3: receiver "r" mixes deadman_configs with integrations that page people`},
+			secret:  "T0K3N",
+		},
+		{
 			name:    "no kind",
 			section: "  deadman_configs:\n  - http_config: {}\n",
 			want:    []string{"6:5: a deadman integration needs one of: http, opsgenie, ping"},

@@ -276,6 +276,7 @@ func orDefault(s, def string) string {
 // them in the order they were written.
 func (r *ReceiverConfig) validateIntegrations(v *validator) {
 	r.orderIntegrations(v)
+	r.validateDeadmanOnly(v)
 	for _, c := range r.PagerDutyConfigs {
 		if c != nil {
 			c.validate(v)
