@@ -291,7 +291,13 @@ route:
   group_wait: 0s
   group_interval: {{.GroupInterval}}
   repeat_interval: 1h
+  routes:
+  # Watchdog, the shipped pack's feed of the dead-man's switch, always
+  # fires; it must never page. The demo has no heartbeat vendor to ping.
+  - matchers: ['alertname="Watchdog"']
+    receiver: deadman
 receivers:
+- name: deadman
 - name: oncall
   strategy: {{.Strategy}}
   failover_after: {{.FailoverAfter}}
