@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,8 +22,9 @@ import (
 // Notifier pings one heartbeat.
 type Notifier struct {
 	send   *notifiers.HTTPSender
+	conf   *configs.DeadmanConfig
+	log    *slog.Logger
 	method string
-	target string
 	header http.Header
 	body   string
 }
@@ -33,15 +35,12 @@ func New(c *configs.DeadmanConfig, o notifiers.VendorOptions) (*Notifier, error)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{send: send, header: http.Header{}}
+	n := &Notifier{send: send, conf: c, log: o.Log(), header: http.Header{}}
 	switch {
 	case c.Opsgenie != nil:
-		og := c.Opsgenie
 		n.method = http.MethodGet
-		n.target = strings.TrimSuffix(og.BaseURL(), "/") + "/v2/heartbeats/" + url.PathEscape(og.Name) + "/ping"
-		n.header.Set("Authorization", "GenieKey "+string(og.APIKey))
 	case c.Ping != nil:
-		n.method, n.target = c.Ping.Method, string(c.Ping.URL)
+		n.method = c.Ping.Method
 		if n.method == http.MethodPost {
 			n.body = "tocsin: the alerting pipeline works end to end"
 			if o.ExternalURL != "" {
@@ -50,7 +49,7 @@ func New(c *configs.DeadmanConfig, o notifiers.VendorOptions) (*Notifier, error)
 			n.header.Set("Content-Type", "text/plain; charset=utf-8")
 		}
 	case c.HTTP != nil:
-		n.method, n.target, n.body = c.HTTP.Method, string(c.HTTP.URL), c.HTTP.Body
+		n.method, n.body = c.HTTP.Method, c.HTTP.Body
 		for k, v := range c.HTTP.Headers {
 			n.header.Set(k, string(v))
 		}
@@ -72,13 +71,30 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	if n.body != "" {
 		body = strings.NewReader(n.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, n.method, n.target, body)
+	req, err := http.NewRequestWithContext(ctx, n.method, n.target(), body)
 	if err != nil {
 		return false, fmt.Errorf("deadman: build request: %w", notifiers.RedactURLError(err))
 	}
 	for k, vs := range n.header {
 		req.Header[k] = vs
 	}
+	if og := n.conf.Opsgenie; og != nil {
+		req.Header.Set("Authorization", "GenieKey "+notifiers.ReadSecret(n.log, "api_key", og.APIKey, og.APIKeyFile))
+	}
 	_, retry, err := n.send.Do(req, nil)
 	return retry, err
+}
+
+// target is the URL to ping, its secret read now so that a rotated
+// *_file is used without a reload.
+func (n *Notifier) target() string {
+	c := n.conf
+	switch {
+	case c.Opsgenie != nil:
+		return strings.TrimSuffix(c.Opsgenie.BaseURL(), "/") + "/v2/heartbeats/" + url.PathEscape(c.Opsgenie.Name) + "/ping"
+	case c.Ping != nil:
+		return notifiers.ReadSecret(n.log, "url", c.Ping.URL, c.Ping.URLFile)
+	default:
+		return notifiers.ReadSecret(n.log, "url", c.HTTP.URL, c.HTTP.URLFile)
+	}
 }

@@ -120,7 +120,7 @@ func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error
 	}
 	for i, c := range rc.DeadmanConfigs {
 		n, err := deadman.New(c, with(Deadman, i))
-		if err := add(Deadman, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Deadman, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
