@@ -53,6 +53,9 @@ type Options struct {
 	// the alerts that still fire, and an alert they no longer say resolves
 	// then, and its resolve is sent.
 	RestoreGrace time.Duration
+	// Silences, when set, mutes the alerts that silences match; see
+	// silenceStage.
+	Silences Silencer
 	// GCInterval is how often the state drops what outlived its retention
 	// (default 15m).
 	GCInterval time.Duration
