@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,8 +16,11 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/spf13/cobra"
 
+	"github.com/tocsin-alerting/tocsin/internal/amapi"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/silences"
+	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
 
@@ -58,10 +62,12 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			versioncollector.NewCollector("tocsin"),
 		)
 		listen := v.GetString("web.listen-address")
+		sils := silences.New(silences.Options{Logger: logger.With("component", "silences"), Registerer: reg})
 		p := pipeline.New(pipeline.Settings{
 			StoragePath: v.GetString("storage.path"),
 			ExternalURL: externalURL(v.GetString("web.external-url"), listen),
 			Registerer:  reg,
+			Dispatcher:  notifiers.Options{Silences: sils},
 		}, logger)
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
 		logger.Info("starting tocsin", "version", version.Info(), "build", version.BuildContext())
@@ -78,6 +84,11 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		})
 		srv.Handle(probes.WebhookPath, p.Handler())
 		srv.Handle(probes.HeartbeatPath, p.Handler())
+		if err := sils.Open(p.Config().Storage.Path); err != nil {
+			return err
+		}
+		go func() { _ = sils.Run(ctx) }()
+		srv.Handle(amapi.Prefix, amapi.New(amapi.Options{Alerts: p, Silences: sils, Config: p.Config, Started: time.Now(), Logger: logger}))
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -33,8 +33,6 @@ const DefaultGCInterval = 15 * time.Minute
 
 // Options configure a Store.
 type Options struct {
-	// Dir is the directory of the snapshot file (storage.path).
-	Dir string
 	// Retention keeps expired silences this long (default DefaultRetention).
 	Retention  time.Duration
 	GCInterval time.Duration
@@ -50,6 +48,10 @@ type Options struct {
 // expired one would stay muted. Store writes the package's snapshot to a
 // temporary file, syncs it and renames it over the last one after every
 // change, before the caller hears of success.
+//
+// A Store is made before the config is read, so that the dispatcher can
+// be built with it, and opened once storage.path is known; until then it
+// mutes nothing.
 type Store struct {
 	opts     Options
 	path     string
@@ -62,8 +64,8 @@ type Store struct {
 	mu sync.Mutex
 }
 
-// Open loads the silences from Dir, or starts with none.
-func Open(opts Options) (*Store, error) {
+// New returns a Store that holds no silences until Open.
+func New(opts Options) *Store {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
@@ -73,37 +75,53 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	reg := opts.Registerer
-	if reg == nil {
-		reg = prometheus.NewRegistry()
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("silences: %w", err)
+	return &Store{opts: opts, logger: opts.Logger}
+}
+
+// Open loads the silences from dir, or starts with none. It is called
+// once, before the store is shared with other goroutines.
+func (s *Store) Open(dir string) error {
+	if s.silences != nil {
+		return errors.New("silences: already open")
 	}
-	path := filepath.Join(opts.Dir, File)
-	s, err := silence.New(silence.Options{
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("silences: %w", err)
+	}
+	path := filepath.Join(dir, File)
+	sils, err := silence.New(silence.Options{
 		SnapshotFile: path,
-		Retention:    opts.Retention,
-		Logger:       opts.Logger,
-		Metrics:      reg,
+		Retention:    s.opts.Retention,
+		Logger:       s.logger,
+		Metrics:      s.opts.Registerer,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("silences %s: %w", path, err)
+		return fmt.Errorf("silences %s: %w", path, err)
 	}
-	return &Store{
-		opts: opts, path: path, logger: opts.Logger, silences: s,
-		silencer: silence.NewSilencer(s, opts.Logger, eventrecorder.NopRecorder()),
-	}, nil
+	s.path, s.silences = path, sils
+	s.silencer = silence.NewSilencer(sils, s.logger, eventrecorder.NopRecorder())
+	return nil
 }
+
+// errNotOpen refuses changes before Open.
+var errNotOpen = errors.New("silences are not loaded yet")
 
 // Mutes reports whether an active silence matches the labels; the
 // dispatcher's silence stage asks it (notifiers.Silencer).
 func (s *Store) Mutes(ctx context.Context, lset model.LabelSet) bool {
+	if s.silencer == nil {
+		return false
+	}
 	return s.silencer.Mutes(ctx, lset)
 }
 
 // MutedBy returns the IDs of the active silences that match the labels.
 func (s *Store) MutedBy(ctx context.Context, lset model.LabelSet) ([]string, error) {
+	if s.silences == nil {
+		return nil, nil
+	}
 	sils, _, err := s.silences.Query(ctx, silence.QState(silence.SilenceStateActive), silence.QMatches(lset))
 	if err != nil {
 		return nil, err
@@ -118,6 +136,9 @@ func (s *Store) MutedBy(ctx context.Context, lset model.LabelSet) ([]string, err
 // Query returns the silences that match params, as the silence package
 // queries them.
 func (s *Store) Query(ctx context.Context, params ...silence.QueryParam) ([]*silencepb.Silence, error) {
+	if s.silences == nil {
+		return nil, errNotOpen
+	}
 	sils, _, err := s.silences.Query(ctx, params...)
 	return sils, err
 }
@@ -127,6 +148,9 @@ func (s *Store) Query(ctx context.Context, params ...silence.QueryParam) ([]*sil
 func (s *Store) Set(ctx context.Context, sil *silencepb.Silence) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.silences == nil {
+		return errNotOpen
+	}
 	if err := s.silences.Set(ctx, sil); err != nil {
 		return err
 	}
@@ -138,15 +162,14 @@ func (s *Store) Set(ctx context.Context, sil *silencepb.Silence) error {
 func (s *Store) Expire(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.silences == nil {
+		return errNotOpen
+	}
 	if err := s.silences.Expire(ctx, id); err != nil {
 		return err
 	}
 	return s.persistLocked()
 }
-
-// SetBroadcast sets the function that hears of every change, in the
-// package's gossip format, for a cluster to replicate.
-func (s *Store) SetBroadcast(f func([]byte)) { s.silences.SetBroadcast(f) }
 
 // Run drops expired silences after their retention, every GCInterval,
 // until ctx ends.
@@ -170,6 +193,9 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) GC() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.silences == nil {
+		return nil
+	}
 	n, err := s.silences.GC()
 	if err != nil {
 		return err

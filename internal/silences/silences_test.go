@@ -37,8 +37,8 @@ func silenceOf(name string, d time.Duration) *silencepb.Silence {
 
 func open(t *testing.T, dir string) *silences.Store {
 	t.Helper()
-	s, err := silences.Open(silences.Options{Dir: dir})
-	require.NoError(t, err)
+	s := silences.New(silences.Options{})
+	require.NoError(t, s.Open(dir))
 	return s
 }
 
@@ -78,8 +78,8 @@ func TestChangesSurviveARestart(t *testing.T) {
 func TestGCDropsExpiredSilencesAfterRetention(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		s, err := silences.Open(silences.Options{Dir: dir, Retention: time.Hour, GCInterval: time.Minute})
-		require.NoError(t, err)
+		s := silences.New(silences.Options{Retention: time.Hour, GCInterval: time.Minute})
+		require.NoError(t, s.Open(dir))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = s.Run(ctx) }()
