@@ -188,3 +188,15 @@ func TestSilencedAlertPagesWhenTheSilenceExpires(t *testing.T) {
 		require.Equal(t, model.AlertFiring, got[1].Status)
 	})
 }
+
+// TestBeforeOpenNothingIsMuted covers the moment between start and the
+// first config: the store mutes nothing and refuses changes.
+func TestBeforeOpenNothingIsMuted(t *testing.T) {
+	s := silences.New(silences.Options{})
+	require.False(t, muted(t, s, "BrokerDown"))
+	require.Error(t, s.Set(t.Context(), silenceOf("BrokerDown", time.Hour)))
+	require.Error(t, s.Expire(t.Context(), "id"))
+	require.NoError(t, s.GC())
+	require.NoError(t, s.Open(t.TempDir()))
+	require.Error(t, s.Open(t.TempDir()), "opened once")
+}
