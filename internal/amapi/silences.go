@@ -8,7 +8,6 @@ import (
 	v2 "github.com/prometheus/alertmanager/api/v2"
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/alertmanager/silence"
-	"github.com/prometheus/alertmanager/silence/silencepb"
 )
 
 // silencesReady answers 503 when tocsin keeps no silences yet.
@@ -116,11 +115,7 @@ func (a *API) getSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "silence "+id+" not found")
 		return
 	}
-	a.writeSilence(w, sils[0])
-}
-
-func (a *API) writeSilence(w http.ResponseWriter, s *silencepb.Silence) {
-	gs, err := v2.GettableSilenceFromProto(s)
+	gs, err := v2.GettableSilenceFromProto(sils[0])
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

@@ -146,26 +146,24 @@ func (s *Store) Query(ctx context.Context, params ...silence.QueryParam) ([]*sil
 // Set creates a silence, or updates the one with sil.Id, and returns once
 // the change is on disk. sil.Id holds the silence's ID afterwards.
 func (s *Store) Set(ctx context.Context, sil *silencepb.Silence) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.silences == nil {
-		return errNotOpen
-	}
-	if err := s.silences.Set(ctx, sil); err != nil {
-		return err
-	}
-	return s.persistLocked()
+	return s.change(func(sils *silence.Silences) error { return sils.Set(ctx, sil) })
 }
 
 // Expire ends the silence with this ID now and returns once the change is
 // on disk. An unknown ID is silence.ErrNotFound.
 func (s *Store) Expire(ctx context.Context, id string) error {
+	return s.change(func(sils *silence.Silences) error { return sils.Expire(ctx, id) })
+}
+
+// change applies f and writes the snapshot, under the lock that keeps
+// changes and snapshots in order.
+func (s *Store) change(f func(*silence.Silences) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.silences == nil {
 		return errNotOpen
 	}
-	if err := s.silences.Expire(ctx, id); err != nil {
+	if err := f(s.silences); err != nil {
 		return err
 	}
 	return s.persistLocked()
