@@ -83,6 +83,8 @@ func fillTimes(al *model.Alert, now time.Time, resolveTimeout time.Duration) {
 }
 
 // alertFilter is what GET /api/v2/alerts and /alerts/groups select on.
+// inhibited and unprocessed are only checked for their syntax: tocsin
+// shows no alert as inhibited or unprocessed.
 type alertFilter struct {
 	matchers                    []*labels.Matcher
 	receiver                    *regexp.Regexp
