@@ -103,7 +103,7 @@ func validateNotify(v *validator, route *Route, receivers []*ReceiverConfig) {
 	v.unique("receiver", names)
 	if route == nil {
 		if len(receivers) > 0 {
-			v.at(nil, "receivers are set but there is no route; add route.receiver")
+			v.errorfAt([]any{receivers[0]}, "receivers are set but there is no route; add route.receiver")
 		}
 		return
 	}

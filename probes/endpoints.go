@@ -37,6 +37,7 @@ type Endpoints struct {
 	mu         sync.RWMutex
 	webhooks   map[string]*webhookTarget
 	heartbeats map[string]*heartbeatState
+	onBeat     func(probe string, at time.Time)
 }
 
 // NewEndpoints returns empty Endpoints; now is the clock (nil: time.Now).
@@ -136,6 +137,20 @@ func validSignature(secret, body []byte, header string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
+// HeartbeatTokenHeader carries a heartbeat's token when the Authorization
+// header is taken by the web config's basic auth.
+const HeartbeatTokenHeader = "X-Tocsin-Token"
+
+// heartbeatToken reads the token from "Authorization: Bearer <token>", or
+// from HeartbeatTokenHeader when the sender also authenticates to the
+// web server itself.
+func heartbeatToken(h http.Header) (string, bool) {
+	if t := h.Get(HeartbeatTokenHeader); t != "" {
+		return t, true
+	}
+	return strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+}
+
 // heartbeatState is one heartbeat probe's view of its pushes.
 type heartbeatState struct {
 	owner   *Heartbeat
@@ -185,7 +200,7 @@ func (e *Endpoints) serveHeartbeat(w http.ResponseWriter, r *http.Request, probe
 		http.Error(w, "no heartbeat probe of that name", http.StatusNotFound)
 		return
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got, ok := heartbeatToken(r.Header)
 	sum := sha256.Sum256([]byte(got))
 	if !ok || subtle.ConstantTimeCompare(sum[:], token[:]) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
@@ -193,12 +208,13 @@ func (e *Endpoints) serveHeartbeat(w http.ResponseWriter, r *http.Request, probe
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
-	s.mu.Lock()
-	s.last = e.now()
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	at := e.now()
+	s.beat(at)
+	e.mu.RLock()
+	onBeat := e.onBeat
+	e.mu.RUnlock()
+	if onBeat != nil {
+		onBeat(probe, at)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

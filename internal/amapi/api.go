@@ -32,9 +32,10 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v2/"
 
-// DefaultMaxBodyBytes bounds a request body. Prometheus sends at most a
-// few hundred alerts per request (its notifier batches them), far below.
-const DefaultMaxBodyBytes = 8 << 20
+// DefaultMaxBodyBytes bounds a request body, as tocsin's web server bounds
+// every body. Prometheus sends at most 256 alerts per request (its
+// notifier batches them), a few hundred kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
 
 // Alerts is where alerts go in and come out: the pipeline's dispatcher.
 type Alerts interface {

@@ -18,6 +18,7 @@ import (
 	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -38,14 +39,19 @@ type Settings struct {
 	// HTTPClient, when set, is used for every vendor call instead of the
 	// clients built from each integration's http_config.
 	HTTPClient *http.Client
+	// Cluster, when set, makes this replica a member of a cluster, named
+	// after global.replica: the notification log and heartbeats are
+	// gossiped, notifications wait for this replica's position, alerts lose
+	// the replica label (see sendAlerts) and ReplicaDown watches the peers.
+	Cluster *cluster.Settings
 	// OnResult, when set, sees every probe result after it is recorded
 	// (the demo prints them); it runs on the probe's goroutine.
 	OnResult func(probes.Result)
 }
 
 // Pipeline runs tocsin's whole flow for the configuration in force:
-// probe results → recorder → rules (right after each result and on the
-// tick) → dispatcher → vendors. The first Apply builds the parts; later
+// probe results → recorder → rules (right after failures and recoveries,
+// and on the tick) → dispatcher → vendors. The first Apply builds the parts; later
 // ones update each part in place, so that unchanged probes, rule state and
 // alert groups carry on across a reload.
 type Pipeline struct {
@@ -60,6 +66,7 @@ type Pipeline struct {
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
 	state      *notifiers.State
+	peer       *cluster.Peer
 	running    bool
 
 	outcomes outcomes
@@ -213,6 +220,19 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			cleanup = append(cleanup, func() { _ = p.state.Close() })
 			opts.State = p.state
 		}
+		if p.settings.Cluster != nil {
+			cs := *p.settings.Cluster
+			cs.Name = cfg.Global.Replica
+			if p.peer, err = cluster.Join(cs, p.logger.With("component", "cluster"), reg); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.peer.Close() })
+			peer := p.peer
+			opts.State.SetBroadcast(peer.Replicate("nfl", opts.State))
+			opts.Position, opts.PeerTimeout, opts.Ready = peer.Position, peer.PeerTimeout(), peer.WaitReady
+			opts.ExternalLabels = extLabels.Clone()
+			delete(opts.ExternalLabels, "replica")
+		}
 		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
 			return fail(err)
 		}
@@ -230,13 +250,15 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(fmt.Errorf("register probe metrics: %w", err))
 		}
 	}
+	p.replicateHeartbeats(sched)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
 	return nil
 }
 
 // update applies cfg to running parts. Rules are checked first, because a
 // bad rule file is the likeliest bad edit; when a later part refuses the
-// change, the rules go back to the files they had.
+// change, the rules that were in force come back from memory, with the
+// state of their alerts: their files may already hold the new content.
 func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
 	old := p.cfg
 	if cfg.Storage.Path != old.Storage.Path || cfg.Storage.Retention != old.Storage.Retention {
@@ -248,17 +270,18 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	if (route == nil) != (p.dispatcher == nil) {
 		return errors.New("adding or removing the route needs a restart of tocsin")
 	}
-	oldFiles := p.evaluator.Files()
-	if err := p.evaluator.Update(ruleFiles...); err != nil {
+	ruleSet, err := p.evaluator.Load(ruleFiles...)
+	if err != nil {
 		return err
 	}
+	prevRules := p.evaluator.Swap(ruleSet)
 	if err := p.scheduler.Update(cfg.Probes); err != nil {
-		_ = p.evaluator.Update(oldFiles...)
+		p.evaluator.Restore(prevRules)
 		return err
 	}
 	if p.dispatcher != nil {
 		if err := p.dispatcher.Update(route, receivers); err != nil {
-			_ = p.evaluator.Update(oldFiles...)
+			p.evaluator.Restore(prevRules)
 			_ = p.scheduler.Update(old.Probes)
 			return err
 		}
@@ -344,11 +367,28 @@ func (o *outcomes) wake(probe string, success bool) bool {
 	return !success || !seen || !prev
 }
 
-// sendAlerts hands the evaluator's alerts to the dispatcher.
+// sendAlerts hands the evaluator's alerts to the dispatcher. In a cluster
+// the same alert comes from every replica that sees the probe fail; with
+// the replica label it would be one alert per replica, each paging on its
+// own. So, as Prometheus HA pairs do with alert_relabel_configs, the label
+// leaves the alert's identity and becomes the annotation `replica`, which
+// notifications still show.
 func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
-	if p.dispatcher != nil && len(alerts) > 0 {
-		p.dispatcher.Send(alerts...)
+	if p.dispatcher == nil || len(alerts) == 0 {
+		return
 	}
+	if p.peer != nil {
+		for _, a := range alerts {
+			if r, ok := a.Labels["replica"]; ok {
+				delete(a.Labels, "replica")
+				if a.Annotations == nil {
+					a.Annotations = model.LabelSet{}
+				}
+				a.Annotations["replica"] = r
+			}
+		}
+	}
+	p.dispatcher.Send(alerts...)
 }
 
 // Handler serves the probes' push endpoints (webhooks and heartbeats);
@@ -390,6 +430,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		dispDone.Go(func() { _ = disp.Run(dispCtx) })
 	}
 	evDone.Go(func() { _ = ev.Run(evCtx) })
+	evDone.Go(func() { p.watchPeers(evCtx) })
 
 	// The scheduler returns once ctx ends and every probe has stopped, so
 	// no result arrives after this.
@@ -398,6 +439,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if p.peer != nil {
+		_ = p.peer.Close()
+	}
 	if err := p.state.Close(); err != nil {
 		return fmt.Errorf("close notification state: %w", err)
 	}

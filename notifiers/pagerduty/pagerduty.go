@@ -94,7 +94,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 // event builds the Events API v2 body for a notification.
 func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
 	ev := &pd.V2Event{
-		RoutingKey: string(n.conf.RoutingKey),
+		RoutingKey: notifiers.ReadSecret(n.log, "routing_key", n.conf.RoutingKey, n.conf.RoutingKeyFile),
 		DedupKey:   notif.DedupKey,
 		Client:     n.conf.Client,
 		ClientURL:  n.conf.ClientURL,
