@@ -113,7 +113,12 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			return err
 		}
 		go func() { _ = sils.Run(ctx) }()
-		srv.Handle(amapi.Prefix, amapi.New(amapi.Options{Alerts: p, Silences: sils, Config: p.Config, Started: time.Now(), Logger: logger}))
+		apiOpts := amapi.Options{Alerts: p, Silences: sils, Config: p.Config, Started: time.Now(), Logger: logger}
+		if peer := p.Peer(); peer != nil {
+			sils.Replicate(peer.Replicate)
+			apiOpts.Peer = peer
+		}
+		srv.Handle(amapi.Prefix, amapi.New(apiOpts))
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	amcluster "github.com/prometheus/alertmanager/cluster"
 	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
@@ -51,6 +52,9 @@ type Options struct {
 	Silences *silences.Store
 	// Config returns the configuration in force.
 	Config func() *configs.Config
+	// Peer, when set, is this replica's cluster membership, shown by
+	// /api/v2/status; without it the cluster status is "disabled".
+	Peer amcluster.ClusterPeer
 	// Started is shown as the uptime of /api/v2/status.
 	Started time.Time
 	// ResolveTimeout ends an alert that arrives without endsAt when it is

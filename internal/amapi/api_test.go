@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	amcluster "github.com/prometheus/alertmanager/cluster"
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/stretchr/testify/require"
 
@@ -120,4 +121,29 @@ func TestGroupsListTheDispatchersGroups(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &groups))
 	require.Len(t, groups, 1)
 	require.Equal(t, "Info", groups[0].Alerts[0].Labels["alertname"])
+}
+
+// member and peer stand in for a cluster membership.
+type member struct{ name, addr string }
+
+func (m member) Name() string    { return m.name }
+func (m member) Address() string { return m.addr }
+
+type peer struct{}
+
+func (peer) Name() string   { return "eu-1" }
+func (peer) Status() string { return "ready" }
+func (peer) Peers() []amcluster.ClusterMember {
+	return []amcluster.ClusterMember{member{"eu-2", "10.0.0.2:9094"}, member{"eu-1", "10.0.0.1:9094"}}
+}
+
+func TestStatusShowsTheCluster(t *testing.T) {
+	e := newEnv(t, amapi.Options{Peer: peer{}})
+	code, body := e.get(t, "/api/v2/status")
+	require.Equal(t, 200, code)
+	var status struct{ Cluster json.RawMessage }
+	require.NoError(t, json.Unmarshal([]byte(body), &status))
+	require.JSONEq(t, `{"name": "eu-1", "status": "ready", "peers": [
+		{"name": "eu-1", "address": "10.0.0.1:9094"}, {"name": "eu-2", "address": "10.0.0.2:9094"}]}`, string(status.Cluster))
+	e.amtool(t, "silence", "query") // amtool reads this status for its version check
 }

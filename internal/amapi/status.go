@@ -2,6 +2,7 @@ package amapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-openapi/strfmt"
@@ -22,8 +23,6 @@ func (a *API) getStatus(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	uptime := strfmt.DateTime(a.opts.Started)
-	// tocsin replicas do not gossip yet.
-	cluster := models.ClusterStatusStatusDisabled
 	writeJSON(w, http.StatusOK, &models.AlertmanagerStatus{
 		Uptime: &uptime,
 		VersionInfo: &models.VersionInfo{
@@ -35,8 +34,25 @@ func (a *API) getStatus(w http.ResponseWriter, _ *http.Request) {
 			GoVersion: &version.GoVersion,
 		},
 		Config:  &models.AlertmanagerConfig{Original: &original},
-		Cluster: &models.ClusterStatus{Status: &cluster, Peers: []*models.PeerStatus{}},
+		Cluster: a.clusterStatus(),
 	})
+}
+
+// clusterStatus is this replica's view of the cluster, as Alertmanager
+// shows it: its name, ready or settling, and its peers by name.
+func (a *API) clusterStatus() *models.ClusterStatus {
+	if a.opts.Peer == nil {
+		disabled := models.ClusterStatusStatusDisabled
+		return &models.ClusterStatus{Status: &disabled, Peers: []*models.PeerStatus{}}
+	}
+	status := a.opts.Peer.Status()
+	peers := []*models.PeerStatus{}
+	for _, m := range a.opts.Peer.Peers() {
+		name, address := m.Name(), m.Address()
+		peers = append(peers, &models.PeerStatus{Name: &name, Address: &address})
+	}
+	slices.SortFunc(peers, func(x, y *models.PeerStatus) int { return strings.Compare(*x.Name, *y.Name) })
+	return &models.ClusterStatus{Name: a.opts.Peer.Name(), Status: &status, Peers: peers}
 }
 
 func (a *API) getReceivers(w http.ResponseWriter, _ *http.Request) {

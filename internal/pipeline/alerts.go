@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 )
 
@@ -34,4 +35,12 @@ func (p *Pipeline) AlertGroups() []notifiers.AlertGroup {
 		return nil
 	}
 	return d.AlertGroups()
+}
+
+// Peer is this replica's membership of the cluster, or nil without one;
+// it is there once the first configuration is applied.
+func (p *Pipeline) Peer() *cluster.Peer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peer
 }

@@ -19,7 +19,20 @@ import (
 	"github.com/tocsin-alerting/tocsin/notifiers"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaks, save memberlist's and the cluster's own
+// goroutines: a peer that has left keeps its listeners and its settle
+// wait until the process ends.
+func TestMain(m *testing.M) {
+	opts := []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/prometheus/alertmanager/cluster.(*Peer).Settle"),
+		goleak.IgnoreAnyFunction("github.com/hashicorp/memberlist.(*NetTransport).tcpListen"),
+		goleak.IgnoreAnyFunction("github.com/hashicorp/memberlist.(*NetTransport).udpListen"),
+	}
+	for _, f := range []string{"checkBroadcastQueueDepth", "packetHandler", "packetListen", "pushPullTrigger", "streamListen", "triggerFunc"} {
+		opts = append(opts, goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist)."+f))
+	}
+	goleak.VerifyTestMain(m, opts...)
+}
 
 // silenceOf returns a silence of alertname=name from now for d.
 func silenceOf(name string, d time.Duration) *silencepb.Silence {
