@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	amcluster "github.com/prometheus/alertmanager/cluster"
 	amconfig "github.com/prometheus/alertmanager/config"
@@ -146,4 +147,28 @@ func TestStatusShowsTheCluster(t *testing.T) {
 	require.JSONEq(t, `{"name": "eu-1", "status": "ready", "peers": [
 		{"name": "eu-1", "address": "10.0.0.1:9094"}, {"name": "eu-2", "address": "10.0.0.2:9094"}]}`, string(status.Cluster))
 	e.amtool(t, "silence", "query") // amtool reads this status for its version check
+}
+
+// TestAlertsEndOnEndsAtOrAfterTheResolveTimeout: an alert resolves at its
+// endsAt, and one sent without endsAt resolves after the resolve timeout
+// unless it is sent again; the vendor hears both resolves.
+func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name, endsAt string
+	}{
+		{"endsAt", `, "endsAt": "` + time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano) + `"`},
+		{"resolve timeout", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, amapi.Options{ResolveTimeout: time.Second})
+			code, body := e.post(t, "/api/v2/alerts", `[{"labels": {"alertname": "A", "service": "s"}`+tc.endsAt+`}]`)
+			require.Equal(t, 200, code, body)
+			require.Equal(t, []string{"A"}, e.nextPage(t))
+			require.Empty(t, e.nextPage(t), "the next page resolves it")
+			reqs := e.vendor.Requests()
+			require.True(t, reqs[len(reqs)-1].Page.Resolved)
+			_, body = e.get(t, "/api/v2/alerts")
+			require.JSONEq(t, `[]`, body, "a resolved alert is not listed")
+		})
+	}
 }
