@@ -58,6 +58,9 @@ type Options struct {
 	// then, and its resolve is sent. It may depend on the alert (its
 	// rule's for).
 	RestoreGrace func(a *model.Alert) time.Duration
+	// Silences, when set, mutes the alerts that silences match; see
+	// silenceStage.
+	Silences Silencer
 	// GCInterval is how often the state drops what outlived its retention
 	// (default 15m).
 	GCInterval time.Duration

@@ -8,7 +8,7 @@ import (
 )
 
 // Stage is one step a group's notification takes on its way to the
-// vendors, in Alertmanager's order: wait (cluster position) → dedup
+// vendors, in Alertmanager's order: silence → wait (cluster position) → dedup
 // (notification log) → strategy (all or failover, which runs the
 // integration stages for each integration) → outbox → retry → record.
 // Exec hands the delivery on, narrowed or not, or returns nil when this
@@ -90,6 +90,7 @@ func (disp *Dispatcher) stages() []Stage {
 		recordStage{disp},
 	}
 	return []Stage{
+		silenceStage{disp},
 		waitStage{disp},
 		strategyStage{disp, perIntegration},
 	}
