@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/examples/particle/scenario"
 	"github.com/tocsin-alerting/tocsin/internal/ui"
 )
@@ -45,9 +47,12 @@ func TestPages(t *testing.T) {
 func TestPagesNeverShowSecrets(t *testing.T) {
 	w := startWorld(t)
 	cfg := w.Pipeline.Snapshot().Config
+	i := slices.IndexFunc(cfg.Receivers, func(r *configs.ReceiverConfig) bool { return r.Name == "oncall" })
+	require.GreaterOrEqual(t, i, 0)
+	oncall := cfg.Receivers[i]
 	secrets := []string{
-		string(cfg.Receivers[0].PagerDutyConfigs[0].RoutingKey),
-		string(cfg.Receivers[0].OpsgenieConfigs[0].APIKey),
+		string(oncall.PagerDutyConfigs[0].RoutingKey),
+		string(oncall.OpsgenieConfigs[0].APIKey),
 		"watchdog-token",
 	}
 	for _, path := range []string{"/", "/config", "/receivers", "/alerts", "/probes/" + scenario.ProbeWatchdog, "/api/v1/probes/" + scenario.ProbeWatchdog, "/api/v1/status", "/api/v1/receivers"} {
