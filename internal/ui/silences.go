@@ -265,7 +265,7 @@ func (f silenceForm) silence(now time.Time) (*silencepb.Silence, error) {
 	}
 	ms, err := compat.Matchers(f.Matchers, "web")
 	if err != nil {
-		return nil, fmt.Errorf("matchers %q: %w", f.Matchers, err)
+		return nil, fmt.Errorf("the matchers do not parse: %w", err)
 	}
 	if len(ms) == 0 {
 		return nil, errors.New("matchers select nothing; give at least one")

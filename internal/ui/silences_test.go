@@ -169,8 +169,8 @@ func TestSilenceFormRefusesBadInput(t *testing.T) {
 		name, field, value, want string
 	}{
 		{"no matchers", "matchers", "", "matchers are required"},
-		{"matchers that do not parse", "matchers", `{alertname=}`, "matchers"},
-		{"a regexp that does not compile", "matchers", `{probe=~"("}`, "matchers"},
+		{"matchers that do not parse", "matchers", `{alertname="unclosed}`, "the matchers do not parse"},
+		{"a regexp that does not compile", "matchers", `{probe=~"("}`, "the matchers do not parse: error parsing regexp"},
 		{"matchers that match everything", "matchers", `{probe=~".*"}`, "at least one matcher must not match the empty string"},
 		{"a duration that is not one", "duration", "soon", `duration "soon" is not a positive duration`},
 		{"a negative duration", "duration", "-1h", `duration "-1h" is not a positive duration`},
