@@ -147,6 +147,7 @@ func TestPagesInBrowser(t *testing.T) {
 		{"probe-down", "/probes/" + scenario.ProbeWatchdog, "pre.config"},
 		{"probe-up", "/probes/" + scenario.ProbeBrokerRoundTrip + "?range=6h", "pre.config"},
 		{"alerts", "/alerts", "table.alerts"},
+		{"silences", "/silences", "form.silence"},
 		{"receivers", "/receivers", "table.integrations"},
 		{"rules", "/rules", "table.rules"},
 		{"config", "/config", "pre.config"},
