@@ -2,14 +2,11 @@ package ui_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -72,20 +69,13 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	ctx := browser(t)
 	var errs consoleErrors
 	errs.listen(t, ctx)
-	dir := artifactsDir(t)
-	shoot := func(name string) {
-		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), shot, 0o644))
-	}
 	const silenced = scenario.ProbeDeviceToWebhook
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(w.TocsinURL+"/silences"),
 		chromedp.WaitVisible(chromedp.CSS("form.silence")),
 	))
-	shoot("silences-empty")
+	screenshot(t, ctx, "silences-empty")
 
 	// A matcher that does not parse is shown back with the reason.
 	require.NoError(t, chromedp.Do(ctx,
@@ -98,7 +88,7 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".form-error")))
 	require.NoError(t, err)
 	require.Contains(t, msg, "The silence was not created")
-	shoot("silences-form-error")
+	screenshot(t, ctx, "silences-form-error")
 	// The browser logs the refusal's own 400, which is the point.
 	got := slices.DeleteFunc(errs.take(), func(e string) bool { return strings.Contains(e, "400") && strings.Contains(e, "/silences") })
 	require.Empty(t, got)
@@ -128,7 +118,7 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	marked, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.alerts tr.silenced a[href*='/probes/']")].map(a => a.textContent)`))
 	require.NoError(t, err)
 	require.Equal(t, []string{"probe " + silenced}, marked)
-	shoot("alerts-silenced")
+	screenshot(t, ctx, "alerts-silenced")
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(w.TocsinURL+"/silences"),
@@ -137,7 +127,7 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	mutes, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("table.silences tr.active ul.mutes")))
 	require.NoError(t, err)
 	require.Contains(t, mutes, silenced)
-	shoot("silences-active")
+	screenshot(t, ctx, "silences-active")
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("table.silences tr.active button.expire")),
@@ -149,16 +139,14 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	w.until(t, "PagerDuty to be paged for the alert once its silence is expired", func(api.Status) bool {
 		return w.pagedAbout(silenced)
 	})
-	shoot("silences-expired")
+	screenshot(t, ctx, "silences-expired")
 	require.Empty(t, errs.take())
 }
 
 // With JavaScript off the form still creates and expires a silence.
 func TestSilenceFormWithoutJavaScript(t *testing.T) {
 	w := startHealthyWorld(t)
-	ctx := browser(t)
-	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-	require.NoError(t, err)
+	ctx := browserWithoutScripts(t)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(w.TocsinURL+"/silences"),
 		chromedp.SetValue(chromedp.CSS("#matchers"), `probe="`+scenario.ProbeFrontDoor+`"`),
