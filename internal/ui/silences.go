@@ -140,42 +140,49 @@ func matcherText(m *silencepb.Matcher) string {
 }
 
 // silencedBy returns the IDs of the active silences that mute an alert
-// with these labels, as the dispatcher sees it: with the external labels,
-// and with replica only when the replica runs alone (in a cluster the
-// pipeline takes replica out, so that replicas' alerts are one alert).
+// with these labels.
 func (u *UI) silencedBy(ctx context.Context, lbls map[string]string) []string {
 	if u.sils == nil {
 		return nil
 	}
-	ls := model.LabelSet{}
-	if snap := u.src.Snapshot(); snap.Config != nil {
-		for k, v := range snap.Config.Global.ExternalLabels {
-			ls[k] = v
-		}
-		if snap.Cluster == nil {
-			ls["replica"] = model.LabelValue(snap.Config.Global.Replica)
-		}
-	}
-	for k, v := range lbls {
-		ls[model.LabelName(k)] = model.LabelValue(v)
-	}
-	ids, err := u.sils.MutedBy(ctx, ls)
+	ids, err := u.sils.MutedBy(ctx, u.dispatcherLabels(lbls, true))
 	if err != nil {
 		u.logger.Warn("status page: which silences mute an alert", "err", err)
 	}
 	return ids
 }
 
+// dispatcherLabels are an alert's labels as the dispatcher matches them
+// against silences: with the external labels when withExternal is set,
+// and without replica in a cluster, where the pipeline takes it out so
+// that the replicas' alerts are one alert.
+func (u *UI) dispatcherLabels(lbls map[string]string, withExternal bool) model.LabelSet {
+	ls := model.LabelSet{}
+	snap := u.src.Snapshot()
+	if withExternal && snap.Config != nil {
+		maps.Copy(ls, snap.Config.Global.ExternalLabels)
+		ls["replica"] = model.LabelValue(snap.Config.Global.Replica)
+	}
+	for k, v := range lbls {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	if snap.Cluster != nil {
+		delete(ls, "replica")
+	}
+	return ls
+}
+
 // silenceLink is the form prefilled with matchers for an alert's labels,
 // alertname first, as Alertmanager's own pages prefill it.
 func (u *UI) silenceLink(lbls map[string]string) string {
-	keys := slices.Sorted(maps.Keys(lbls))
-	slices.SortStableFunc(keys, func(a, b string) int {
+	ls := u.dispatcherLabels(lbls, false)
+	keys := slices.Sorted(maps.Keys(ls))
+	slices.SortStableFunc(keys, func(a, b model.LabelName) int {
 		return boolRank(b == model.AlertNameLabel) - boolRank(a == model.AlertNameLabel)
 	})
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		m, err := amlabels.NewMatcher(amlabels.MatchEqual, k, lbls[k])
+		m, err := amlabels.NewMatcher(amlabels.MatchEqual, string(k), string(ls[k]))
 		if err == nil {
 			parts = append(parts, m.String())
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -29,18 +30,24 @@ import (
 
 // oneAlert is a pipeline that holds one firing alert: a failing
 // integration, which the dispatcher raises itself.
-type oneAlert struct{}
+type oneAlert struct {
+	labels  model.LabelSet // the alert's, besides alertname
+	cluster bool           // the replica gossips with others
+}
 
-func (oneAlert) Snapshot() pipeline.Snapshot {
+func (o oneAlert) Snapshot() pipeline.Snapshot {
 	cfg := &configs.Config{}
 	cfg.Global.Replica = "eu-1"
-	return pipeline.Snapshot{
-		Config: cfg,
-		NotifierAlerts: []*model.Alert{{
-			Labels:   model.LabelSet{"alertname": "NotifierFailing", "integration": "pagerduty", "receiver": "oncall"},
-			StartsAt: time.Now().Add(-time.Minute),
-		}},
+	ls := model.LabelSet{"alertname": "NotifierFailing", "integration": "pagerduty", "receiver": "oncall"}
+	maps.Copy(ls, o.labels)
+	snap := pipeline.Snapshot{
+		Config:         cfg,
+		NotifierAlerts: []*model.Alert{{Labels: ls, StartsAt: time.Now().Add(-time.Minute)}},
 	}
+	if o.cluster {
+		snap.Cluster = &pipeline.ClusterStatus{Name: "eu-1"}
+	}
+	return snap
 }
 
 func (oneAlert) Queryable() storage.Queryable { return nil }
@@ -56,12 +63,17 @@ type silenceSite struct {
 
 func newSilenceSite(t *testing.T, prefix string) *silenceSite {
 	t.Helper()
+	return newSilenceSiteFor(t, prefix, oneAlert{})
+}
+
+func newSilenceSiteFor(t *testing.T, prefix string, src oneAlert) *silenceSite {
+	t.Helper()
 	sils := silences.New(silences.Options{})
 	require.NoError(t, sils.Open(t.TempDir()))
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	pages, err := ui.New(ui.Options{Source: oneAlert{}, Silences: sils, ExternalURL: srv.URL + prefix + "/"})
+	pages, err := ui.New(ui.Options{Source: src, Silences: sils, ExternalURL: srv.URL + prefix + "/"})
 	require.NoError(t, err)
 	pages.Mount(mux, prefix)
 	mux.Handle(amapi.Prefix, amapi.New(amapi.Options{Silences: sils}))
@@ -292,4 +304,28 @@ func TestSilenceFormUnderRoutePrefix(t *testing.T) {
 	root, err := url.Parse(s.srv.URL + "/")
 	require.NoError(t, err)
 	require.Empty(t, s.client.Jar.Cookies(root), "the cookie stays under the prefix")
+}
+
+// The "Silence…" link fills in the labels the dispatcher matches: in a
+// cluster, replica is not one of them, so a silence with it would mute
+// nothing.
+func TestSilenceLinkLeavesOutReplicaInCluster(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		cluster bool
+		want    string
+	}{
+		{"alone", false, `{alertname="NotifierFailing", integration="pagerduty", receiver="oncall", replica="eu-1"}`},
+		{"in a cluster", true, `{alertname="NotifierFailing", integration="pagerduty", receiver="oncall"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSilenceSiteFor(t, "", oneAlert{labels: model.LabelSet{"replica": "eu-1"}, cluster: tt.cluster})
+			_, body := s.do(t, http.MethodGet, "/alerts", nil)
+			link := regexp.MustCompile(`href="/silences\?matchers=([^"#]+)#new"`).FindStringSubmatch(body)
+			require.NotNil(t, link, body)
+			got, err := url.QueryUnescape(html.UnescapeString(link[1]))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
 }
