@@ -118,6 +118,9 @@ func TestSilenceFormMutesAlertInBrowser(t *testing.T) {
 	marked, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.alerts tr.silenced a[href*='/probes/']")].map(a => a.textContent)`))
 	require.NoError(t, err)
 	require.Equal(t, []string{"probe " + silenced}, marked)
+	banner, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".banner")))
+	require.NoError(t, err)
+	require.Contains(t, banner, "3 alerts firing (1 silenced)")
 	screenshot(t, ctx, "alerts-silenced")
 
 	require.NoError(t, chromedp.Do(ctx,

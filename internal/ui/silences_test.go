@@ -240,6 +240,7 @@ func TestSilenceCreateListExpire(t *testing.T) {
 	_, body = s.do(t, http.MethodGet, "/alerts", nil)
 	require.Contains(t, body, "SILENCED")
 	require.Contains(t, body, "#silence-"+id)
+	require.Contains(t, body, "1 alert firing (1 silenced)")
 
 	// amtool reads the same silence through the Alertmanager API.
 	code, body = s.do(t, http.MethodGet, "/api/v2/silences", nil)
@@ -272,6 +273,7 @@ func TestSilenceCreateListExpire(t *testing.T) {
 	require.Equal(t, silence.SilenceStateExpired, silence.CurrentState(sils[0].StartsAt.AsTime(), sils[0].EndsAt.AsTime()))
 	_, body = s.do(t, http.MethodGet, "/alerts", nil)
 	require.NotContains(t, body, "SILENCED")
+	require.NotContains(t, body, "silenced)")
 	_, body = s.do(t, http.MethodGet, "/silences", nil)
 	require.Contains(t, body, "EXPIRED")
 }

@@ -6,6 +6,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -155,11 +156,18 @@ type page struct {
 	// Refresh, when set, reloads the page after this many seconds
 	// (no JavaScript needed).
 	Refresh int
+	// Silenced counts the alerts that active silences mute.
+	Silenced int
 }
 
 func (u *UI) render(w http.ResponseWriter, code int, name string, p page) {
 	if p.Status.Now.IsZero() {
 		p.Status = api.NewStatus(u.src.Snapshot(), u.now())
+	}
+	for _, a := range p.Status.Alerts {
+		if a.State == "firing" && len(u.silencedBy(context.Background(), a.Labels)) > 0 {
+			p.Silenced++
+		}
 	}
 	var buf bytes.Buffer
 	if err := u.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
