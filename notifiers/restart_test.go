@@ -124,7 +124,9 @@ func TestRetryAfterOutlivesARestart(t *testing.T) {
 	require.Empty(t, after.received(), "the vendor asked not to be called for an hour")
 	h.clock.Advance(time.Hour - time.Second)
 	require.Empty(t, after.received(), "the vendor asked not to be called for an hour")
-	advanceUntilCalled(t, h, after)
+	// A flush that began before the hour ended sleeps on the fake clock
+	// until it does; steps of 30s reach whatever it armed.
+	advanceUntilCalledBy(t, h, after, 30*time.Second)
 }
 
 func TestOutboxIsOnDiskBeforeTheVendorIsCalled(t *testing.T) {
@@ -168,8 +170,14 @@ func testutilGroups(h *harness) float64 {
 // the retry's timer is armed by another goroutine after the last failure.
 func advanceUntilCalled(t *testing.T, h *harness, r *recorder) {
 	t.Helper()
-	for range 100 {
-		h.clock.Advance(time.Second)
+	advanceUntilCalledBy(t, h, r, time.Second)
+}
+
+// advanceUntilCalledBy moves the clock by step at a time until r is called.
+func advanceUntilCalledBy(t *testing.T, h *harness, r *recorder, step time.Duration) {
+	t.Helper()
+	for range 200 {
+		h.clock.Advance(step)
 		select {
 		case <-r.calls:
 			return
