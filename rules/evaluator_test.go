@@ -352,21 +352,9 @@ func TestTriggerEvaluatesOnlyReadingGroupsAtProbeTime(t *testing.T) {
 
 func TestTriggersCoalesce(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	clock := &fakeClock{t: t0}
 	reg := prometheus.NewRegistry()
-	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, rec.Close()) }()
-	ev, err := NewEvaluator(EvaluatorOptions{
-		Files:      []string{writeRules(t, dir, failingRule)},
-		Interval:   time.Hour,
-		Storage:    rec,
-		Alerts:     func(context.Context, []*model.Alert) {},
-		Now:        clock.Now,
-		Registerer: reg,
-	})
-	require.NoError(t, err)
+	ev := failingRuleEvaluator(t, clock, reg, time.Hour)
 	ev.pass(context.Background(), false) // start-up evaluation
 	series := []labels.Labels{labels.FromStrings("__name__", "probe_success", "probe", "api")}
 	before := counterValue(t, reg, "prometheus_rule_evaluations_total")
@@ -493,21 +481,9 @@ func requireSeries(t *testing.T, rec *Recorder, at time.Time, query string, n in
 
 func TestEveryEvaluationMovesTheGroupMetrics(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	clock := &fakeClock{t: t0}
 	reg := prometheus.NewRegistry()
-	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, rec.Close()) }()
-	ev, err := NewEvaluator(EvaluatorOptions{
-		Files:      []string{writeRules(t, dir, failingRule)},
-		Interval:   time.Minute,
-		Storage:    rec,
-		Alerts:     func(context.Context, []*model.Alert) {},
-		Now:        clock.Now,
-		Registerer: reg,
-	})
-	require.NoError(t, err)
+	ev := failingRuleEvaluator(t, clock, reg, time.Minute)
 	series := []labels.Labels{labels.FromStrings("__name__", "probe_success", "probe", "api")}
 
 	iterations := func() float64 { return counterValue(t, reg, "prometheus_rule_group_iterations_total") }
@@ -694,4 +670,24 @@ func TestTriggersAreSpacedPerGroup(t *testing.T) {
 		require.Equal(t, s.failing, lastEval(h.ev, "failing"), "step %d", i)
 		require.Equal(t, t0, lastEval(h.ev, "missing"), "step %d: range-only rules wait for the tick", i)
 	}
+}
+
+// failingRuleEvaluator evaluates failingRule every interval over a TSDB in
+// a temp dir, on clock, with its metrics in reg.
+func failingRuleEvaluator(t *testing.T, clock *fakeClock, reg *prometheus.Registry, interval time.Duration) *Evaluator {
+	t.Helper()
+	dir := t.TempDir()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rec.Close()) })
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:      []string{writeRules(t, dir, failingRule)},
+		Interval:   interval,
+		Storage:    rec,
+		Alerts:     func(context.Context, []*model.Alert) {},
+		Now:        clock.Now,
+		Registerer: reg,
+	})
+	require.NoError(t, err)
+	return ev
 }
