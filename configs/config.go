@@ -21,10 +21,23 @@ type Config struct {
 	Probes             []*ProbeConfig    `yaml:"probes"`
 	Route              *Route            `yaml:"route"`
 	Receivers          []*ReceiverConfig `yaml:"receivers"`
+	InhibitRules       []*InhibitRule    `yaml:"inhibit_rules"`
+	TimeIntervals      []*TimeInterval   `yaml:"time_intervals"`
+	// MuteTimeIntervals is Alertmanager's deprecated name for
+	// time_intervals; both lists share one namespace.
+	MuteTimeIntervals []*TimeInterval `yaml:"mute_time_intervals"`
+	// Templates are globs of template files, relative to the config file.
+	Templates []string `yaml:"templates"`
 
 	// File is the path the config was loaded from; relative paths in the
 	// config (rule files, *_file secrets) are resolved against its directory.
 	File string `yaml:"-"`
+
+	// templateFields are the message templates of every integration, with
+	// their places in the file, for the render check.
+	templateFields []TemplateField
+	// warnings are the paging traps found at load time.
+	warnings Errors
 }
 
 // GlobalConfig holds settings shared by every part of tocsin.
@@ -81,10 +94,12 @@ func Load(file string, data []byte) (*Config, error) {
 	// default, and any second complaint about the same place is dropped.
 	v := &validator{collector: &collector{file: file}, pos: pos, dir: filepath.Dir(file)}
 	cfg.validate(v)
+	cfg.templateFields = v.templateFields
 	errs = mergeErrors(errs, v.errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.warnings = cfg.pagingTraps(v)
 	return cfg, nil
 }
 
@@ -138,7 +153,7 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	validateProbes(v, c.Probes)
-	validateNotify(v, c.Route, c.Receivers)
+	c.validateNotify(v)
 }
 
 func (s *ScrapeDefaults) validate(v *validator) {

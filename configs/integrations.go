@@ -194,12 +194,6 @@ type TwilioConfig struct {
 	Text   string `yaml:"text,omitempty"`
 }
 
-// TemplateFuncNames are the functions message templates may call; the
-// notifiers package provides them and a test keeps both lists equal.
-func TemplateFuncNames() []string {
-	return []string{"toUpper", "toLower", "trimSpace", "join", "truncate", "reReplaceAll", "formatTime", "safeHTML"}
-}
-
 // applyDefaults fills each integration's unset values.
 func (r *ReceiverConfig) applyIntegrationDefaults() {
 	for _, c := range r.PagerDutyConfigs {
@@ -625,7 +619,9 @@ func (v *validator) templateAt(ptr any, text, key string) {
 	}
 	if err := parseTemplate(text); err != nil {
 		v.errorf(ptr, "%s: bad template: %v", key, err)
+		return
 	}
+	v.addTemplateField(ptr, text, key)
 }
 
 func (v *validator) templateMap(m *map[string]string, key string) {

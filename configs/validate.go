@@ -16,6 +16,8 @@ type validator struct {
 	*collector
 	pos positions
 	dir string
+	// templateFields collects every message template met, for the render check.
+	templateFields []TemplateField
 }
 
 // errorf records a problem with the value ptr points to. When that value was

@@ -1,0 +1,94 @@
+package configs
+
+import (
+	"fmt"
+	htmltemplate "html/template"
+	"path/filepath"
+	"slices"
+	"strings"
+	texttemplate "text/template"
+
+	amtemplate "github.com/prometheus/alertmanager/template"
+)
+
+// TemplateField is one message template of an integration as written in
+// the config, with its place, so that a check that renders it can point
+// at it.
+type TemplateField struct {
+	// Key names the field: "title", "details.summary", ...
+	Key  string
+	Text string
+	// HTML tells that the field renders as HTML (an email body).
+	HTML bool
+	Pos  Error
+}
+
+// TemplateFields returns every message template of every integration of a
+// loaded config.
+func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
+
+func (v *validator) addTemplateField(ptr any, text, key string) {
+	f := TemplateField{Key: key, Text: text, HTML: key == "html", Pos: Error{File: v.file}}
+	if n := v.pos.of(ptr); n != nil {
+		f.Pos.Line, f.Pos.Column = n.Line, n.Column
+	}
+	v.templateFields = append(v.templateFields, f)
+}
+
+// TemplatePaths expands the templates globs, relative to the config file,
+// into file paths.
+func (c *Config) TemplatePaths() ([]string, error) {
+	var out []string
+	for _, pattern := range c.Templates {
+		matches, err := filepath.Glob(c.ResolvePath(pattern))
+		if err != nil {
+			return nil, fmt.Errorf("templates %q: %w", pattern, err)
+		}
+		out = append(out, matches...)
+	}
+	return out, nil
+}
+
+// validateTemplateFiles parses every template file the templates globs
+// match, with Alertmanager's default templates and functions, so that a
+// syntax error is reported at load time with the file's own line.
+func (c *Config) validateTemplateFiles(v *validator) {
+	for i := range c.Templates {
+		pattern := &c.Templates[i]
+		path := *pattern
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(v.dir, path)
+		}
+		if _, err := filepath.Match(path, ""); err != nil {
+			v.errorf(pattern, "templates: bad pattern %q: %v", *pattern, err)
+			continue
+		}
+		if _, err := amtemplate.FromGlobs([]string{path}, templateFuncsOption(TemplateFuncNames())); err != nil {
+			v.errorf(pattern, "templates: %s", strings.TrimPrefix(err.Error(), "template: "))
+		}
+	}
+}
+
+// TemplateFuncNames are the functions message templates may call:
+// Alertmanager's, and the few tocsin adds (the notifiers package
+// implements those, and a test keeps both lists equal).
+func TemplateFuncNames() []string {
+	names := []string{"truncate", "formatTime", "safeHTML"}
+	for name := range amtemplate.DefaultFuncs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// templateFuncsOption declares functions by name only, for parsing.
+func templateFuncsOption(names []string) amtemplate.Option {
+	return func(text *texttemplate.Template, html *htmltemplate.Template) {
+		funcs := map[string]any{}
+		for _, name := range names {
+			funcs[name] = func(...any) string { return "" }
+		}
+		text.Funcs(funcs)
+		html.Funcs(funcs)
+	}
+}

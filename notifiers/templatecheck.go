@@ -1,0 +1,40 @@
+package notifiers
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+)
+
+// TemplatesFromConfig parses the config's templates: files with the
+// default templates.
+func TemplatesFromConfig(cfg *configs.Config, log *slog.Logger) (*Templates, error) {
+	paths, err := cfg.TemplatePaths()
+	if err != nil {
+		return nil, err
+	}
+	return NewTemplates(paths, log)
+}
+
+// CheckTemplates renders every message template of every integration of
+// cfg against sample data, firing and resolved, and reports each one that
+// fails at its place in the file. The integrations run the same check when
+// they are built, so a config that passes it does not fail to render
+// when it pages.
+func CheckTemplates(cfg *configs.Config) configs.Errors {
+	ts, err := TemplatesFromConfig(cfg, nil)
+	if err != nil {
+		return configs.Errors{{File: cfg.File, Msg: fmt.Sprintf("templates: %v", err)}}
+	}
+	var errs configs.Errors
+	for _, f := range cfg.TemplateFields() {
+		if _, err := ts.parse(f.Text, "", f.HTML); err != nil {
+			e := f.Pos
+			e.Msg = fmt.Sprintf("%s: template cannot render: %v", f.Key, err)
+			errs = append(errs, &e)
+		}
+	}
+	errs.Sort()
+	return errs
+}
