@@ -47,6 +47,9 @@ type GlobalConfig struct {
 	Replica        string         `yaml:"replica"`
 	ExternalLabels model.LabelSet `yaml:"external_labels"`
 	ScrapeDefaults ScrapeDefaults `yaml:"scrape_defaults"`
+	// IntegrationDefaults are Alertmanager's global keys for integrations
+	// (slack_api_url, smtp_from, ...).
+	IntegrationDefaults `yaml:",inline"`
 }
 
 // ScrapeDefaults are the probe interval and timeout used where a probe sets none.

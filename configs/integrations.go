@@ -384,9 +384,11 @@ func (c *PagerDutyConfig) validate(v *validator) {
 	v.template(&c.Group, "group")
 	v.template(&c.Class, "class")
 	v.templateMap(&c.Details, "details")
-	if c.ClientURL != "" {
+	v.template(&c.Client, "client")
+	if c.ClientURL != "" && !strings.Contains(c.ClientURL, "{{") {
 		v.url(c, &c.ClientURL, "client_url", false, "http", "https")
 	}
+	v.template(&c.ClientURL, "client_url")
 }
 
 func (c *SlackConfig) validate(v *validator) {

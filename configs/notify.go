@@ -107,6 +107,7 @@ func (c *Config) validateNotify(v *validator) {
 		}
 	}
 	c.validateTemplateFiles(v)
+	c.validateIntegrationGlobals(v)
 	names := make([]*string, 0, len(receivers))
 	known := map[string]bool{}
 	for _, r := range receivers {
