@@ -40,6 +40,22 @@ type Options struct {
 	ResolveTimeout time.Duration
 	// Jitter returns a number in [0,1) for retry jitter; nil means math/rand.
 	Jitter func() float64
+	// State keeps the notification log, the groups' alerts, pending
+	// deliveries and Retry-After windows; nil keeps them in memory only.
+	// The dispatcher restores from it at start and does not close it.
+	State *State
+	// Position, when set, tells this replica's position in the cluster;
+	// the wait stage holds each notification back Position × PeerTimeout.
+	Position    func() int
+	PeerTimeout time.Duration
+	// RestoreGrace, when set, bounds how long an alert restored after a
+	// restart stays firing unless it is sent again: the rules re-derive
+	// the alerts that still fire, and an alert they no longer say resolves
+	// then, and its resolve is sent.
+	RestoreGrace time.Duration
+	// GCInterval is how often the state drops what outlived its retention
+	// (default 15m).
+	GCInterval time.Duration
 }
 
 // Defaults of Options.
@@ -48,6 +64,7 @@ const (
 	DefaultBackoffMin     = 500 * time.Millisecond
 	DefaultBackoffMax     = time.Minute
 	DefaultResolveTimeout = 5 * time.Minute
+	DefaultGCInterval     = 15 * time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -69,21 +86,27 @@ func (o Options) withDefaults() Options {
 	if o.ResolveTimeout <= 0 {
 		o.ResolveTimeout = DefaultResolveTimeout
 	}
+	if o.State == nil {
+		o.State = OpenMemoryState()
+	}
+	if o.GCInterval <= 0 {
+		o.GCInterval = DefaultGCInterval
+	}
 	return o
 }
 
 // Dispatcher routes alerts down the route tree into groups and, on each
 // group's timers, hands one notification per group to the group's
-// receiver. Every delivery passes through one stage, deliver, which is
-// where a durable outbox and a replicated notification log attach.
+// receiver through the notification stages (see Stage).
 type Dispatcher struct {
-	opts    Options
-	clock   Clock
-	logger  *slog.Logger
-	metrics *metrics
-	sender  *sender
-	nflog   *notificationLog
-	health  *health
+	opts     Options
+	clock    Clock
+	logger   *slog.Logger
+	metrics  *metrics
+	sender   *sender
+	state    *State
+	health   *health
+	pipeline []Stage
 
 	ctx    context.Context // ends when Run stops; parent of every delivery
 	cancel context.CancelFunc
@@ -123,16 +146,26 @@ func NewDispatcher(route *Route, receivers []*Receiver, opts Options) (*Dispatch
 		sender: &sender{
 			clock: opts.Clock, logger: opts.Logger, metrics: m, attemptTimeout: opts.AttemptTimeout,
 			backoffMin: opts.BackoffMin, backoffMax: opts.BackoffMax, jitter: opts.Jitter,
+			state: opts.State,
 		},
-		nflog:     newNotificationLog(),
+		state:     opts.State,
 		route:     route,
 		receivers: rs,
 		groups:    map[groupID]*group{},
 	}
+	d.pipeline = d.stages()
 	d.health = newHealth(d)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.health.update(rs)
 	return d, nil
+}
+
+// deliveryTime bounds the retries of one flush.
+func (d *Dispatcher) deliveryTime(r *Route) time.Duration {
+	if d.opts.MaxDeliveryTime > 0 {
+		return d.opts.MaxDeliveryTime
+	}
+	return r.GroupInterval
 }
 
 // checkReceivers indexes receivers by name and makes sure every route's
@@ -160,13 +193,39 @@ func checkReceivers(route *Route, receivers []*Receiver) (map[string]*Receiver, 
 	return rs, err
 }
 
-// Run keeps the dispatcher going until ctx ends, then stops every timer,
+// Run first restores the groups the state kept from before a restart,
+// then keeps the dispatcher going until ctx ends, then stops every timer,
 // cancels deliveries in flight and waits for them. Alerts sent afterwards
 // are dropped.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	<-ctx.Done()
-	d.stop()
-	return nil
+	d.restore()
+	for {
+		done := make(chan struct{})
+		stop := d.clock.AfterFunc(d.opts.GCInterval, func() { close(done) })
+		select {
+		case <-ctx.Done():
+			stop()
+			d.stop()
+			return nil
+		case <-done:
+			d.gc()
+		}
+	}
+}
+
+// gc drops from the state what outlived its retention.
+func (d *Dispatcher) gc() {
+	d.mu.Lock()
+	live := map[logGroup]bool{}
+	for _, g := range d.groups {
+		live[logGroup{groupKey: g.key, receiver: g.receiver.Name}] = true
+	}
+	d.mu.Unlock()
+	n, err := d.state.GC(d.clock.Now(), func(g logGroup) bool { return live[g] })
+	d.writeState(err)
+	if n > 0 {
+		d.logger.Debug("notification state garbage-collected", "entries", n)
+	}
 }
 
 func (d *Dispatcher) stop() {
@@ -250,7 +309,7 @@ func (d *Dispatcher) removeGroup(g *group) {
 	}
 	delete(d.groups, g.id)
 	d.metrics.groups.Set(float64(len(d.groups)))
-	d.nflog.forget(logGroup{groupKey: g.key, receiver: g.receiver.Name})
+	d.writeState(d.state.forget(logGroup{groupKey: g.key, receiver: g.receiver.Name}))
 }
 
 // Update swaps in a new route tree and receivers, as on a config reload.

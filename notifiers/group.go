@@ -28,6 +28,9 @@ type group struct {
 	inflight   bool // a delivery of this group is running
 	pending    bool // a flush came due while it was running
 	dead       bool
+	// resumed holds deliveries that were pending before a restart, for
+	// the next flush to resume.
+	resumed map[integrationKey]pendingDelivery
 }
 
 func newGroup(d *Dispatcher, r *Route, recv *Receiver, labels model.LabelSet, id groupID) *group {
@@ -99,7 +102,9 @@ func (g *group) flushLocked() {
 		defer g.d.wg.Done()
 		ctx, cancel := context.WithCancel(g.d.ctx)
 		defer cancel()
-		ok := g.d.deliver(ctx, g.receiver, f)
+		ok := runStages(ctx, g.d.pipeline, &delivery{
+			f: f, r: g.receiver, group: logGroup{groupKey: g.key, receiver: g.receiver.Name},
+		})
 		g.finish(ok, f)
 		if g.d.onFlushDone != nil {
 			g.d.onFlushDone(g.key, ok)
@@ -125,6 +130,7 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 	})
 	f := &flush{
 		n: &Notification{
+			Receiver:    g.receiver.Name,
 			GroupKey:    g.key,
 			DedupKey:    g.dedup,
 			GroupLabels: g.labels,
@@ -135,7 +141,19 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 		sent:     make(map[model.Fingerprint]*model.Alert, len(items)),
 		repeat:   g.route.RepeatInterval,
 		deadline: now.Add(g.d.deliveryTime(g.route)),
+		stored:   make([]*model.Alert, len(items)),
+		resumed:  g.resumed,
 	}
+	if len(g.resumed) > 0 {
+		// A resumed delivery gets the retry budget it had left (it makes
+		// one attempt at least); the next flush gets a whole one again.
+		var budget time.Duration
+		for _, p := range g.resumed {
+			budget = max(budget, p.Budget)
+		}
+		f.deadline = now.Add(budget)
+	}
+	g.resumed = nil
 	copies := make([]model.Alert, len(items))
 	for i, it := range items {
 		copies[i] = *it.a
@@ -151,6 +169,7 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 		f.n.Alerts[i] = c
 		f.fps[i] = it.fp
 		f.sent[it.fp] = it.a
+		f.stored[i] = it.a
 	}
 	slices.Sort(f.firing)
 	slices.Sort(f.resolved)
@@ -185,6 +204,13 @@ func (g *group) finish(ok bool, f *flush) {
 	if empty {
 		g.d.removeGroup(g)
 	}
+}
+
+// resume marks deliveries that were pending before a restart.
+func (g *group) resume(p map[integrationKey]pendingDelivery) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.resumed = p
 }
 
 // removeIfEmpty stops a group with no alerts and nothing in flight. The

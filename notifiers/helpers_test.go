@@ -107,6 +107,9 @@ func newHarness(t *testing.T, rc *configs.Route, opts Options, receivers ...*Rec
 	route, err := NewRoute(rc)
 	require.NoError(t, err)
 	h := &harness{clock: newFakeClock(), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, flushes: make(chan string, 100000), done: make(chan struct{})}
+	if c, ok := opts.Clock.(*fakeClock); ok {
+		h.clock = c // a restarted dispatcher goes on with the same time
+	}
 	opts.Clock = h.clock
 	opts.Registerer = h.reg
 	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -38,6 +38,8 @@ type metrics struct {
 	up       *prometheus.GaugeVec
 	alerts   prometheus.Counter
 	groups   prometheus.Gauge
+
+	stateWriteFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -67,9 +69,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tocsin_dispatcher_aggregation_groups",
 			Help: "Alert groups the dispatcher currently holds.",
 		}),
+		stateWriteFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tocsin_notification_state_write_failures_total",
+			Help: "Writes to the notification state file that failed; the notification was sent all the same.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.total, m.failures, m.latency, m.up, m.alerts, m.groups)
+		reg.MustRegister(m.total, m.failures, m.latency, m.up, m.alerts, m.groups, m.stateWriteFailures)
 	}
 	return m
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 )
 
@@ -22,12 +21,10 @@ type sender struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	jitter         func() float64
-
-	mu sync.Mutex
-	// notBefore holds, per receiver and integration, when the vendor's
-	// last Retry-After ends, so that the next flush and other groups wait
-	// for it too instead of asking the vendor again early.
-	notBefore map[healthKey]time.Time
+	// state keeps, per receiver and integration, when the vendor's last
+	// Retry-After ends, so that the next flush, other groups and a
+	// restarted tocsin wait for it too instead of asking the vendor early.
+	state *State
 }
 
 // result is what one integration did with one notification.
@@ -39,12 +36,15 @@ type result struct {
 }
 
 // send tries until the integration accepts, refuses permanently, deadline
-// (on the sender's clock; zero means none) would pass, or ctx ends.
-func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, in *Integration, n *Notification) result {
+// (on the sender's clock; zero means none) would pass, or ctx ends. first
+// numbers the first attempt (a delivery resumed after a restart goes on
+// counting); onAttempt, when set, hears of every failed attempt that will
+// be retried.
+func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, in *Integration, n *Notification, first int, onAttempt func()) result {
 	start := s.clock.Now()
 	log := s.logger.With("receiver", receiver, "integration", in.String(), "group", n.DedupKey)
 	key := healthKey{receiver, integrationKey{in.Name, in.Index}}
-	for attempt := 1; ; attempt++ {
+	for attempt := max(first, 1); ; attempt++ {
 		if err := s.awaitRetryAfter(ctx, key, deadline); err != nil {
 			log.Warn("notification not sent: the vendor's Retry-After lasts past the delivery deadline", "attempts", attempt-1, "err", err)
 			return result{outcome: OutcomeFailed, attempts: attempt - 1, err: err}
@@ -81,6 +81,9 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 			return result{outcome: OutcomeFailed, attempts: attempt, err: derr}
 		}
 		log.Debug("notification failed; retrying", "attempt", attempt, "reason", reason, "wait", wait, "err", derr.msg)
+		if onAttempt != nil {
+			onAttempt()
+		}
 		if sleep(ctx, s.clock, wait) != nil {
 			return result{outcome: OutcomeFailed, attempts: attempt, err: derr}
 		}
@@ -89,24 +92,15 @@ func (s *sender) send(ctx context.Context, deadline time.Time, receiver string, 
 
 // setRetryAfter records until when the vendor asked not to be called.
 func (s *sender) setRetryAfter(k healthKey, until time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.notBefore == nil {
-		s.notBefore = map[healthKey]time.Time{}
+	if err := s.state.setRetryAfter(k, until); err != nil {
+		s.logger.Error("writing the vendor's Retry-After to the notification state failed", "err", err)
 	}
-	s.notBefore[k] = until
 }
 
 // awaitRetryAfter waits until the integration's last Retry-After has
 // passed. It fails without waiting when that is after deadline.
 func (s *sender) awaitRetryAfter(ctx context.Context, k healthKey, deadline time.Time) error {
-	s.mu.Lock()
-	until, ok := s.notBefore[k]
-	if ok && !until.After(s.clock.Now()) {
-		delete(s.notBefore, k)
-		ok = false
-	}
-	s.mu.Unlock()
+	until, ok := s.state.retryAfterOf(k, s.clock.Now())
 	if !ok {
 		return nil
 	}

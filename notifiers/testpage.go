@@ -64,6 +64,7 @@ func SendToAll(ctx context.Context, r *Receiver, n *Notification, opts Options) 
 	s := &sender{
 		clock: opts.Clock, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
 		attemptTimeout: opts.AttemptTimeout, backoffMin: opts.BackoffMin, backoffMax: opts.BackoffMax, jitter: opts.Jitter,
+		state: opts.State,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -84,7 +85,7 @@ func SendToAll(ctx context.Context, r *Receiver, n *Notification, opts Options) 
 	for i := range r.Integrations {
 		in := &r.Integrations[i]
 		wg.Go(func() {
-			res := s.send(ctx, deadline, r.Name, in, n)
+			res := s.send(ctx, deadline, r.Name, in, n, 1, nil)
 			out[i] = Result{
 				Integration: in.String(), Accepted: res.outcome == OutcomeAccepted, Outcome: res.outcome,
 				Attempts: res.attempts, Latency: res.latency, Err: res.err,

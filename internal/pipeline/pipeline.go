@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
@@ -58,6 +59,7 @@ type Pipeline struct {
 	scheduler  *probes.Scheduler
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
+	state      *notifiers.State
 	running    bool
 
 	outcomes outcomes
@@ -184,16 +186,6 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	}
 
 	extLabels := externalLabels(cfg)
-	if route != nil {
-		opts := p.settings.Dispatcher
-		opts.Logger = p.logger.With("component", "dispatcher")
-		opts.Registerer = reg
-		opts.ExternalURL = p.settings.ExternalURL
-		opts.ExternalLabels = extLabels
-		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
-			return fail(err)
-		}
-	}
 	ev, err := rules.NewEvaluator(rules.EvaluatorOptions{
 		Files:          ruleFiles,
 		Interval:       time.Duration(cfg.EvaluationInterval),
@@ -206,6 +198,29 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if route != nil {
+		opts := p.settings.Dispatcher
+		opts.Logger = p.logger.With("component", "dispatcher")
+		opts.Registerer = reg
+		opts.ExternalURL = p.settings.ExternalURL
+		opts.ExternalLabels = extLabels
+		if opts.RestoreGrace <= 0 {
+			opts.RestoreGrace = restoreGrace(cfg, ev)
+		}
+		if opts.State == nil {
+			// The notification log, pending deliveries and the groups'
+			// alerts live beside the TSDB, so a restart on the same
+			// storage.path pages nobody twice and loses no page.
+			if p.state, err = notifiers.OpenState(cfg.Storage.Path, 0); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.state.Close() })
+			opts.State = p.state
+		}
+		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
+			return fail(err)
+		}
 	}
 	sched, err := probes.NewScheduler(cfg.Probes, probes.SchedulerOptions{
 		Replica: cfg.Global.Replica,
@@ -254,6 +269,26 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 		}
 	}
 	return nil
+}
+
+// restoreGrace is how long an alert restored after a restart stays firing
+// before it resolves, unless the rules say it again: time for a probe to
+// run, and for the longest `for` of the rules to pass on fresh results.
+func restoreGrace(cfg *configs.Config, ev *rules.Evaluator) time.Duration {
+	grace := 2 * time.Duration(cfg.EvaluationInterval)
+	var probeInterval time.Duration
+	for _, pc := range cfg.Probes {
+		probeInterval = max(probeInterval, time.Duration(pc.Interval))
+	}
+	var hold time.Duration
+	for _, g := range ev.Groups() {
+		for _, r := range g.Rules() {
+			if ar, ok := r.(*promrules.AlertingRule); ok {
+				hold = max(hold, ar.HoldDuration())
+			}
+		}
+	}
+	return grace + probeInterval + hold
 }
 
 func labelsFromSet(ls model.LabelSet) labels.Labels {
@@ -368,6 +403,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if err := p.state.Close(); err != nil {
+		return fmt.Errorf("close notification state: %w", err)
+	}
 	if err := rec.Close(); err != nil {
 		return fmt.Errorf("close storage: %w", err)
 	}

@@ -104,8 +104,15 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	header := http.Header{"Authorization": {"GenieKey " + string(n.conf.APIKey)}}
 	var target string
 	var body any
+	// The alias the alert was created with is kept in the notification
+	// log, so that a close after a restart reaches the same alert.
+	state := notifiers.VendorStateFrom(ctx)
 	if notif.Status == model.AlertResolved {
-		target = n.base + "/v2/alerts/" + url.PathEscape(notif.DedupKey) + "/close?identifierType=alias"
+		alias := state.Get("alias")
+		if alias == "" {
+			alias = notif.DedupKey
+		}
+		target = n.base + "/v2/alerts/" + url.PathEscape(alias) + "/close?identifierType=alias"
 		body = &closeRequest{Source: n.render(notifiers.NewTemplateData(notif), n.source, "tocsin", sourceMax), Note: "Resolved in tocsin"}
 	} else {
 		req, err := n.create(notif)
@@ -113,6 +120,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 			return false, err
 		}
 		target, body = n.base+"/v2/alerts", req
+		state.Set("alias", req.Alias)
 	}
 	_, retry, err := n.send.PostJSON(ctx, target, header, body, nil)
 	return retry, err

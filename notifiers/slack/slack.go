@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/common/model"
 	"github.com/slack-go/slack"
@@ -26,9 +25,13 @@ const (
 	headerMax   = 150
 	sectionMax  = 3000
 	sectionsMax = 10
-	// rememberMax bounds the messages remembered for chat.update; beyond it
-	// the oldest is forgotten and its resolve is posted as a new message.
-	rememberMax = 10000
+)
+
+// Keys of the vendor state kept in the notification log: the message a
+// resolve updates, which survives a restart of tocsin.
+const (
+	stateChannel = "channel"
+	stateTS      = "ts"
 )
 
 // Slack Web API errors that are worth another attempt.
@@ -40,15 +43,6 @@ type Notifier struct {
 	send        *notifiers.HTTPSender
 	log         *slog.Logger
 	title, text *notifiers.Template
-
-	mu   sync.Mutex
-	sent map[string]posted // dedup key → message to update on resolve
-	seq  uint64
-}
-
-type posted struct {
-	channel, ts string
-	seq         uint64
 }
 
 // New builds a Slack notifier from a validated config.
@@ -57,7 +51,7 @@ func New(c *configs.SlackConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{conf: c, send: send, log: o.Log(), sent: map[string]posted{}}
+	n := &Notifier{conf: c, send: send, log: o.Log()}
 	if n.title, err = o.Templates.Parse(c.Title, notifiers.TemplateTitle); err != nil {
 		return nil, fmt.Errorf("slack: title: %w", err)
 	}
@@ -105,31 +99,29 @@ type apiAnswer struct {
 
 func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, title string, blocks *slack.Blocks) (bool, error) {
 	msg := &apiMessage{Channel: n.conf.Channel, Text: title, Blocks: blocks, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL}
-	if notif.Status == model.AlertResolved {
-		if p, ok := n.lookup(notif.DedupKey); ok {
-			upd := *msg
-			upd.Channel, upd.TS = p.channel, p.ts
-			// chat.update takes no username or icon.
-			upd.Username, upd.IconEmoji, upd.IconURL = "", "", ""
-			_, retry, err := n.call(ctx, "chat.update", &upd)
-			if err == nil {
-				n.forget(notif.DedupKey)
-				return false, nil
-			}
-			var ve *notifiers.VendorError
-			if !errors.As(err, &ve) || !strings.HasSuffix(ve.Reason, ": message_not_found") {
-				return retry, err
-			}
-			// The message is gone; say it in a new one.
-			n.forget(notif.DedupKey)
+	state := notifiers.VendorStateFrom(ctx)
+	if channel, ts := state.Get(stateChannel), state.Get(stateTS); notif.Status == model.AlertResolved && ts != "" {
+		upd := *msg
+		upd.Channel, upd.TS = channel, ts
+		// chat.update takes no username or icon.
+		upd.Username, upd.IconEmoji, upd.IconURL = "", "", ""
+		_, retry, err := n.call(ctx, "chat.update", &upd)
+		if err == nil {
+			return false, nil
 		}
+		var ve *notifiers.VendorError
+		if !errors.As(err, &ve) || !strings.HasSuffix(ve.Reason, ": message_not_found") {
+			return retry, err
+		}
+		// The message is gone; say it in a new one.
 	}
 	ans, retry, err := n.call(ctx, "chat.postMessage", msg)
 	if err != nil {
 		return retry, err
 	}
-	if notif.Status != model.AlertResolved {
-		n.remember(notif.DedupKey, ans.Channel, ans.TS)
+	if notif.Status != model.AlertResolved && ans.Channel != "" && ans.TS != "" {
+		state.Set(stateChannel, ans.Channel)
+		state.Set(stateTS, ans.TS)
 	}
 	return false, nil
 }
@@ -158,38 +150,6 @@ func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*a
 		return nil, slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: method + ": " + code}
 	}
 	return &ans, false, nil
-}
-
-func (n *Notifier) lookup(key string) (posted, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, ok := n.sent[key]
-	return p, ok
-}
-
-func (n *Notifier) forget(key string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	delete(n.sent, key)
-}
-
-func (n *Notifier) remember(key, channel, ts string) {
-	if channel == "" || ts == "" {
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.sent[key]; !ok && len(n.sent) >= rememberMax {
-		oldest, oldestSeq := "", ^uint64(0)
-		for k, p := range n.sent {
-			if p.seq < oldestSeq {
-				oldest, oldestSeq = k, p.seq
-			}
-		}
-		delete(n.sent, oldest)
-	}
-	n.seq++
-	n.sent[key] = posted{channel: channel, ts: ts, seq: n.seq}
 }
 
 // render lays the message out in Block Kit: a header with the title, the

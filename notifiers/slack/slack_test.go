@@ -49,12 +49,15 @@ func bot(t *testing.T) (*notifiertest.Server, *slack.Notifier) {
 
 func TestBotUpdatesTheOriginalMessageOnResolve(t *testing.T) {
 	fake, n := bot(t)
-	ctx := t.Context()
-	_, err := n.Notify(ctx, notification("k1", model.AlertFiring))
+	// Each group's message is kept in its own vendor state, as the
+	// notification log keeps it.
+	ctx1 := notifiers.WithVendorState(t.Context(), new(notifiers.VendorState))
+	ctx2 := notifiers.WithVendorState(t.Context(), new(notifiers.VendorState))
+	_, err := n.Notify(ctx1, notification("k1", model.AlertFiring))
 	require.NoError(t, err)
-	_, err = n.Notify(ctx, notification("k2", model.AlertFiring))
+	_, err = n.Notify(ctx2, notification("k2", model.AlertFiring))
 	require.NoError(t, err)
-	_, err = n.Notify(ctx, notification("k1", model.AlertResolved))
+	_, err = n.Notify(ctx1, notification("k1", model.AlertResolved))
 	require.NoError(t, err)
 
 	reqs := fake.Requests()
@@ -69,8 +72,8 @@ func TestBotUpdatesTheOriginalMessageOnResolve(t *testing.T) {
 	require.Equal(t, "C00000001", upd.Channel, "the update goes to the channel id Slack answered with")
 	require.Empty(t, fake.Violations())
 
-	// Resolving again finds no message to update: it is posted.
-	_, err = n.Notify(ctx, notification("k1", model.AlertResolved))
+	// Without the kept state there is no message to update: it is posted.
+	_, err = n.Notify(t.Context(), notification("k1", model.AlertResolved))
 	require.NoError(t, err)
 	require.Equal(t, "/api/chat.postMessage", fake.Requests()[3].Path)
 }
@@ -90,10 +93,11 @@ func TestBotPostsWhenTheMessageIsGone(t *testing.T) {
 	})}
 	n, err := slack.New(&configs.SlackConfig{Token: token, Channel: "#oncall", APIURL: configsSecret(first.APIURL())}, notifiers.VendorOptions{HTTPClient: client})
 	require.NoError(t, err)
-	_, err = n.Notify(t.Context(), notification("k1", model.AlertFiring))
+	ctx := notifiers.WithVendorState(t.Context(), new(notifiers.VendorState))
+	_, err = n.Notify(ctx, notification("k1", model.AlertFiring))
 	require.NoError(t, err)
 	target = second.URL()
-	_, err = n.Notify(t.Context(), notification("k1", model.AlertResolved))
+	_, err = n.Notify(ctx, notification("k1", model.AlertResolved))
 	require.NoError(t, err)
 	require.Len(t, second.Violations(), 1)
 	require.Contains(t, second.Violations()[0], "message_not_found")

@@ -1,0 +1,23 @@
+package notifiers
+
+import (
+	"context"
+	"time"
+)
+
+// waitStage holds a notification back for the replica's position in the
+// cluster times the peer timeout, so that with every replica up only the
+// first one pages and the others find the news in the replicated
+// notification log. Without a cluster the position is 0: no wait.
+type waitStage struct{ d *Dispatcher }
+
+func (s waitStage) Exec(ctx context.Context, d *delivery) (*delivery, error) {
+	if s.d.opts.Position == nil {
+		return d, nil
+	}
+	wait := s.d.opts.PeerTimeout * time.Duration(s.d.opts.Position())
+	if err := sleep(ctx, s.d.clock, wait); err != nil {
+		return nil, err
+	}
+	return d, nil
+}

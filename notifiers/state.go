@@ -1,0 +1,438 @@
+package notifiers
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	bolt "go.etcd.io/bbolt"
+)
+
+// StateFile is the name of the notification state file under storage.path.
+const StateFile = "notify.db"
+
+// DefaultStateRetention is how long the notification log keeps an entry
+// after its last change, as Alertmanager's --data.retention.
+const DefaultStateRetention = 120 * time.Hour
+
+// Buckets of the state file, one per concern.
+var (
+	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry
+	bucketGroups     = []byte("groups")      // group+receiver → groupRecord (alerts and pending deliveries)
+	bucketRetryAfter = []byte("retry_after") // receiver+integration → time
+)
+
+// State is the dispatcher's memory that must survive a crash: the
+// notification log, the alerts each group holds with its pending
+// deliveries (the outbox), and the vendors' Retry-After windows. Reads come
+// from memory; every change is written through to an embedded bbolt file
+// and synced to disk before the vendor call it leads to. A State without a
+// file (OpenMemoryState) keeps everything in memory only.
+//
+// Alertmanager's nflog package was weighed for this: it writes snapshots
+// on a timer (15 minutes by default), so a kill -9 loses every entry since
+// the last one and re-pages those groups. tocsin syncs each change instead;
+// docs/benchmarks.md gives what the syncs cost.
+type State struct {
+	db        *bolt.DB
+	retention time.Duration
+
+	mu         sync.Mutex
+	log        map[logGroup]map[integrationKey]*logEntry
+	groups     map[logGroup]*groupRecord
+	retryAfter map[healthKey]time.Time
+}
+
+// groupRecord is what a group has told, or is telling, one receiver: its
+// alerts as they were at the last flush, and the integrations whose
+// delivery of that flush has not ended yet.
+type groupRecord struct {
+	Alerts []*model.Alert `json:"alerts"`
+	// Pending maps an integration ("slack[0]") to its delivery in flight.
+	Pending map[string]pendingDelivery `json:"pending,omitempty"`
+	At      time.Time                  `json:"at"`
+}
+
+// pendingDelivery is an outbox entry: a delivery that was started and has
+// neither been accepted nor refused for good.
+type pendingDelivery struct {
+	Attempts int `json:"attempts"`
+	// Budget is the time left for retries when the entry was last written;
+	// a delivery resumed after a restart gets what was left.
+	Budget time.Duration `json:"budget"`
+}
+
+// OpenState opens (or creates) the state file in dir and loads it.
+func OpenState(dir string, retention time.Duration) (*State, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("notification state: %w", err)
+	}
+	path := filepath.Join(dir, StateFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("notification state %s: %w", path, err)
+	}
+	s := newState(retention)
+	s.db = db
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("notification state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenMemoryState returns a State that keeps nothing across restarts.
+func OpenMemoryState() *State { return newState(DefaultStateRetention) }
+
+func newState(retention time.Duration) *State {
+	if retention <= 0 {
+		retention = DefaultStateRetention
+	}
+	return &State{
+		retention:  retention,
+		log:        map[logGroup]map[integrationKey]*logEntry{},
+		groups:     map[logGroup]*groupRecord{},
+		retryAfter: map[healthKey]time.Time{},
+	}
+}
+
+// Close closes the state file.
+func (s *State) Close() error {
+	if s == nil || s.db == nil {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Durable reports whether the state is written to disk.
+func (s *State) Durable() bool { return s.db != nil }
+
+// Keys are the parts joined by a NUL, which no label value or name holds
+// in practice and which sorts a group's entries together.
+const keySep = "\x00"
+
+func groupDBKey(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver) }
+
+func logDBKey(g logGroup, k integrationKey) []byte {
+	return []byte(g.groupKey + keySep + g.receiver + keySep + k.String())
+}
+
+func retryAfterDBKey(k healthKey) []byte { return []byte(k.receiver + keySep + k.String()) }
+
+func (k integrationKey) String() string { return fmt.Sprintf("%s[%d]", k.name, k.index) }
+
+func parseIntegrationKey(s string) (integrationKey, bool) {
+	var k integrationKey
+	i := strings.LastIndexByte(s, '[')
+	if i < 0 || !strings.HasSuffix(s, "]") {
+		return k, false
+	}
+	if _, err := fmt.Sscanf(s[i:], "[%d]", &k.index); err != nil {
+		return k, false
+	}
+	k.name = s[:i]
+	return k, true
+}
+
+// load reads the whole file into memory.
+func (s *State) load() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLog, bucketGroups, bucketRetryAfter} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+			parts := strings.Split(string(k), keySep)
+			ik, ok := parseIntegrationKey(parts[len(parts)-1])
+			if len(parts) != 3 || !ok {
+				return nil // not ours; left alone
+			}
+			var e logEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("notification log entry %q: %w", k, err)
+			}
+			g := logGroup{groupKey: parts[0], receiver: parts[1]}
+			if s.log[g] == nil {
+				s.log[g] = map[integrationKey]*logEntry{}
+			}
+			s.log[g][ik] = &e
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
+			parts := strings.Split(string(k), keySep)
+			if len(parts) != 2 {
+				return nil
+			}
+			var r groupRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("group %q: %w", k, err)
+			}
+			s.groups[logGroup{groupKey: parts[0], receiver: parts[1]}] = &r
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRetryAfter).ForEach(func(k, v []byte) error {
+			parts := strings.Split(string(k), keySep)
+			ik, ok := parseIntegrationKey(parts[len(parts)-1])
+			if len(parts) != 2 || !ok {
+				return nil
+			}
+			var t time.Time
+			if err := t.UnmarshalText(v); err != nil {
+				return fmt.Errorf("retry-after %q: %w", k, err)
+			}
+			s.retryAfter[healthKey{parts[0], ik}] = t
+			return nil
+		})
+	})
+}
+
+// write runs fn in one synced transaction; without a file it does nothing.
+func (s *State) write(fn func(tx *bolt.Tx) error) error {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Update(fn)
+}
+
+func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put(key, data)
+}
+
+// logEntryOf returns what integration k of g last accepted, or nil.
+func (s *State) logEntryOf(g logGroup, k integrationKey) *logEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log[g][k]
+}
+
+// record stores what integration k accepted for g and ends its pending
+// delivery, in one transaction.
+func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.log[g]
+	if m == nil {
+		m = map[integrationKey]*logEntry{}
+		s.log[g] = m
+	}
+	m[k] = e
+	rec := s.endPendingLocked(g, k)
+	return s.write(func(tx *bolt.Tx) error {
+		if err := putJSON(tx, bucketLog, logDBKey(g, k), e); err != nil {
+			return err
+		}
+		if rec != nil {
+			return putJSON(tx, bucketGroups, groupDBKey(g), rec)
+		}
+		return nil
+	})
+}
+
+// startFlush stores a group's alerts and marks a delivery pending for each
+// of ins, before any of them is called.
+func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationKey, budget time.Duration, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := &groupRecord{Alerts: alerts, At: now, Pending: map[string]pendingDelivery{}}
+	if old := s.groups[g]; old != nil {
+		for k, p := range old.Pending {
+			rec.Pending[k] = p
+		}
+	}
+	for _, k := range ins {
+		p := rec.Pending[k.String()]
+		p.Budget = budget
+		rec.Pending[k.String()] = p
+	}
+	s.groups[g] = rec
+	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+}
+
+// attempted counts one more attempt of k's pending delivery and the budget
+// left after it.
+func (s *State) attempted(g logGroup, k integrationKey, budget time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.groups[g]
+	if rec == nil {
+		return nil
+	}
+	p, ok := rec.Pending[k.String()]
+	if !ok {
+		return nil
+	}
+	p.Attempts++
+	p.Budget = max(budget, 0)
+	rec.Pending[k.String()] = p
+	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+}
+
+// endPending ends k's pending delivery without a log entry (the vendor
+// refused it for good).
+func (s *State) endPending(g logGroup, k integrationKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.endPendingLocked(g, k)
+	if rec == nil {
+		return nil
+	}
+	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+}
+
+func (s *State) endPendingLocked(g logGroup, k integrationKey) *groupRecord {
+	rec := s.groups[g]
+	if rec == nil {
+		return nil
+	}
+	if _, ok := rec.Pending[k.String()]; !ok {
+		return nil
+	}
+	delete(rec.Pending, k.String())
+	return rec
+}
+
+// pending returns k's pending delivery of g, if any.
+func (s *State) pending(g logGroup, k integrationKey) (pendingDelivery, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec := s.groups[g]; rec != nil {
+		p, ok := rec.Pending[k.String()]
+		return p, ok
+	}
+	return pendingDelivery{}, false
+}
+
+// forget drops a group that has resolved completely and left the
+// dispatcher, with its log entries.
+func (s *State) forget(g logGroup) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries := s.log[g]
+	delete(s.log, g)
+	delete(s.groups, g)
+	return s.write(func(tx *bolt.Tx) error {
+		for k := range entries {
+			if err := tx.Bucket(bucketLog).Delete(logDBKey(g, k)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketGroups).Delete(groupDBKey(g))
+	})
+}
+
+// setRetryAfter records until when the vendor asked not to be called.
+func (s *State) setRetryAfter(k healthKey, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter[k] = until
+	data, _ := until.MarshalText()
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetryAfter).Put(retryAfterDBKey(k), data) })
+}
+
+// retryAfterOf returns the integration's Retry-After window, forgetting it
+// once it has passed.
+func (s *State) retryAfterOf(k healthKey, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.retryAfter[k]
+	if ok && !until.After(now) {
+		delete(s.retryAfter, k)
+		_ = s.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetryAfter).Delete(retryAfterDBKey(k)) })
+		return time.Time{}, false
+	}
+	return until, ok
+}
+
+// restored is one group as the state file kept it.
+type restored struct {
+	group   logGroup
+	alerts  []*model.Alert
+	pending map[integrationKey]pendingDelivery
+}
+
+// restore lists the groups kept from before the restart.
+func (s *State) restore() []restored {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]restored, 0, len(s.groups))
+	for g, rec := range s.groups {
+		r := restored{group: g, alerts: rec.Alerts, pending: map[integrationKey]pendingDelivery{}}
+		for ks, p := range rec.Pending {
+			if k, ok := parseIntegrationKey(ks); ok {
+				r.pending[k] = p
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// GC drops what has not changed for the retention: log entries of groups
+// the dispatcher no longer holds, and group records whose alerts all ended
+// longer ago. live reports whether the dispatcher still holds a group.
+func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cutoff := now.Add(-s.retention)
+	var dropLog []struct {
+		g logGroup
+		k integrationKey
+	}
+	for g, m := range s.log {
+		if live(g) {
+			continue
+		}
+		for k, e := range m {
+			if e.At.Before(cutoff) {
+				dropLog = append(dropLog, struct {
+					g logGroup
+					k integrationKey
+				}{g, k})
+				delete(m, k)
+			}
+		}
+		if len(m) == 0 {
+			delete(s.log, g)
+		}
+	}
+	var dropGroups []logGroup
+	for g, rec := range s.groups {
+		if !live(g) && rec.At.Before(cutoff) {
+			dropGroups = append(dropGroups, g)
+			delete(s.groups, g)
+		}
+	}
+	n := len(dropLog) + len(dropGroups)
+	if n == 0 {
+		return 0, nil
+	}
+	return n, s.write(func(tx *bolt.Tx) error {
+		for _, d := range dropLog {
+			if err := tx.Bucket(bucketLog).Delete(logDBKey(d.g, d.k)); err != nil {
+				return err
+			}
+		}
+		for _, g := range dropGroups {
+			if err := tx.Bucket(bucketGroups).Delete(groupDBKey(g)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
