@@ -35,6 +35,10 @@ type Route struct {
 
 	key       string
 	intervals *timeinterval.Intervener
+	// inhibitor holds the config's inhibit rules, on the top-level route
+	// only: the tree is what a config reload swaps, so rules and routes
+	// change together.
+	inhibitor *Inhibitor
 }
 
 // NewRoute builds the route tree from its configuration. Children inherit
@@ -45,10 +49,21 @@ func NewRoute(cfg *configs.Route) (*Route, error) {
 }
 
 // NewRouteFromConfig builds the route tree of a whole config, with its
-// time intervals (time_intervals and mute_time_intervals).
+// time intervals (time_intervals and mute_time_intervals). It carries the config's inhibit rules (Inhibitor).
 func NewRouteFromConfig(cfg *configs.Config) (*Route, error) {
-	return newRouteTree(cfg.Route, cfg.AllTimeIntervals())
+	r, err := newRouteTree(cfg.Route, cfg.AllTimeIntervals())
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.InhibitRules) > 0 {
+		r.inhibitor = NewInhibitor(cfg.InhibitRules)
+	}
+	return r, nil
 }
+
+// Inhibitor returns the inhibit rules of the config the tree was built
+// from; nil when it has none, or below the top-level route.
+func (r *Route) Inhibitor() *Inhibitor { return r.inhibitor }
 
 func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeInterval) (*Route, error) {
 	if cfg == nil {

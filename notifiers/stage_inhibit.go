@@ -1,0 +1,94 @@
+package notifiers
+
+import (
+	"context"
+
+	"github.com/prometheus/common/model"
+)
+
+// inhibitStage leaves out of a notification the alerts that the config's
+// inhibit rules mute while other alerts fire, as Alertmanager's inhibitor
+// does. It comes first, before the notification log is consulted, so an
+// alert whose inhibition ends is news and is sent then. When every alert
+// of the notification is inhibited nothing is sent.
+type inhibitStage struct{ d *Dispatcher }
+
+func (s inhibitStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
+	s.d.mu.Lock()
+	ih := s.d.route.Inhibitor()
+	var held []*model.Alert
+	if ih != nil {
+		held = s.d.heldAlertsLocked()
+	}
+	s.d.mu.Unlock()
+	if ih == nil {
+		return d, nil
+	}
+	// The inhibitor learns of every alert the dispatcher holds, in any
+	// group, so a source alert inhibits from the moment it arrives, as
+	// in Alertmanager, not from its own group's first flush.
+	now := s.d.clock.Now()
+	ih.Forget(now)
+	ih.Observe(held...)
+	drop := map[model.Fingerprint]bool{}
+	for i, a := range d.f.n.Alerts {
+		if inhibited, _ := ih.Inhibits(a.Labels, now); inhibited {
+			drop[d.f.fps[i]] = true
+		}
+	}
+	switch len(drop) {
+	case 0:
+		return d, nil
+	case len(d.f.n.Alerts):
+		return nil, nil
+	}
+	c := *d
+	c.f = d.f.without(drop)
+	return &c, nil
+}
+
+// heldAlertsLocked returns every alert of every group. Called with d.mu held.
+func (d *Dispatcher) heldAlertsLocked() []*model.Alert {
+	var out []*model.Alert
+	for _, g := range d.groups {
+		g.mu.Lock()
+		for _, a := range g.alerts {
+			out = append(out, a)
+		}
+		g.mu.Unlock()
+	}
+	return out
+}
+
+// without returns a copy of the flush without the given alerts, for the
+// stages that follow. The group still finishes with the whole flush: an
+// inhibited alert that resolved is done with, as in Alertmanager, and one
+// still firing stays in the group for its next flush.
+func (f *flush) without(drop map[model.Fingerprint]bool) *flush {
+	c := *f
+	n := *f.n
+	n.Alerts, c.fps = nil, nil
+	for i, a := range f.n.Alerts {
+		if !drop[f.fps[i]] {
+			n.Alerts = append(n.Alerts, a)
+			c.fps = append(c.fps, f.fps[i])
+		}
+	}
+	keep := func(fps []model.Fingerprint) []model.Fingerprint {
+		var out []model.Fingerprint
+		for _, fp := range fps {
+			if !drop[fp] {
+				out = append(out, fp)
+			}
+		}
+		return out
+	}
+	c.firing, c.resolved = keep(f.firing), keep(f.resolved)
+	n.Status = model.AlertResolved
+	if len(c.firing) > 0 {
+		n.Status = model.AlertFiring
+	}
+	n.CommonLabels, n.CommonAnnotations = common(n.Alerts)
+	c.n = &n
+	return &c
+}
