@@ -125,11 +125,16 @@ func (c *Config) ResolvePath(p string) string {
 
 // RuleFilePaths expands rule_files globs (relative to the config file) into paths.
 func (c *Config) RuleFilePaths() ([]string, error) {
+	return c.expandGlobs("rule_files", c.RuleFiles)
+}
+
+// expandGlobs expands the globs of a key, relative to the config file.
+func (c *Config) expandGlobs(key string, patterns []string) ([]string, error) {
 	var out []string
-	for _, pattern := range c.RuleFiles {
+	for _, pattern := range patterns {
 		matches, err := filepath.Glob(c.ResolvePath(pattern))
 		if err != nil {
-			return nil, fmt.Errorf("rule_files %q: %w", pattern, err)
+			return nil, fmt.Errorf("%s %q: %w", key, pattern, err)
 		}
 		out = append(out, matches...)
 	}

@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"fmt"
 	htmltemplate "html/template"
 	"path/filepath"
 	"slices"
@@ -38,15 +37,7 @@ func (v *validator) addTemplateField(ptr any, text, key string) {
 // TemplatePaths expands the templates globs, relative to the config file,
 // into file paths.
 func (c *Config) TemplatePaths() ([]string, error) {
-	var out []string
-	for _, pattern := range c.Templates {
-		matches, err := filepath.Glob(c.ResolvePath(pattern))
-		if err != nil {
-			return nil, fmt.Errorf("templates %q: %w", pattern, err)
-		}
-		out = append(out, matches...)
-	}
-	return out, nil
+	return c.expandGlobs("templates", c.Templates)
 }
 
 // validateTemplateFiles parses every template file the templates globs
