@@ -12,12 +12,12 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 1x
 
-.PHONY: all build test lint bench demo clean help
+.PHONY: all build test lint bench crash-test demo clean help
 
 all: build
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: ## build bin/tocsin
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tocsin ./cmd/tocsin
@@ -34,6 +34,10 @@ lint: ## gofmt check, go vet, and staticcheck when it installs
 
 bench: ## run the benchmarks (figures go into docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+KILLS ?= 25
+crash-test: ## kill -9 a real tocsin KILLS times while alerts fire and vendors fail, and count what arrived
+	TOCSIN_CRASH_KILLS=$(KILLS) $(GO) test -race -count=1 -timeout 30m -run TestKill9AtRandomMoments -v ./cmd/tocsin/
 
 demo: build ## replay the incident: broker breaks, pages leave through several vendors
 	$(GO) run ./examples/particle

@@ -77,6 +77,9 @@ func OpenState(dir string, retention time.Duration) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notification state %s: %w", path, err)
 	}
+	// A batch waits this long for more writes to share its sync: short
+	// against a page's latency, long enough to gather a storm's flushes.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := newState(retention)
 	s.db = db
 	if err := s.load(); err != nil {
@@ -198,20 +201,41 @@ func (s *State) load() error {
 	})
 }
 
-// write runs fn in one synced transaction; without a file it does nothing.
-func (s *State) write(fn func(tx *bolt.Tx) error) error {
-	if s.db == nil {
-		return nil
-	}
-	return s.db.Update(fn)
-}
+// op is one change to the state file: a put, or a delete when value is nil.
+type op struct{ bucket, key, value []byte }
 
-func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
+func putOp(bucket, key []byte, v any) op {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return err
+		panic(err) // plain structs of strings, numbers and times
 	}
-	return tx.Bucket(bucket).Put(key, data)
+	return op{bucket, key, data}
+}
+
+// commit writes ops in a synced transaction and returns once they are on
+// disk; without a file it does nothing. It runs without s.mu, so that
+// writes that come together (a storm, a fan-out to several vendors) share
+// one transaction and one sync. The values were taken under s.mu, and the
+// writes of one key come from one delivery at a time, in order.
+func (s *State) commit(ops ...op) error {
+	if s.db == nil || len(ops) == 0 {
+		return nil
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		for _, o := range ops {
+			b := tx.Bucket(o.bucket)
+			var err error
+			if o.value == nil {
+				err = b.Delete(o.key)
+			} else {
+				err = b.Put(o.key, o.value)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // logEntryOf returns what integration k of g last accepted, or nil.
@@ -225,30 +249,24 @@ func (s *State) logEntryOf(g logGroup, k integrationKey) *logEntry {
 // delivery, in one transaction.
 func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	m := s.log[g]
 	if m == nil {
 		m = map[integrationKey]*logEntry{}
 		s.log[g] = m
 	}
 	m[k] = e
-	rec := s.endPendingLocked(g, k)
-	return s.write(func(tx *bolt.Tx) error {
-		if err := putJSON(tx, bucketLog, logDBKey(g, k), e); err != nil {
-			return err
-		}
-		if rec != nil {
-			return putJSON(tx, bucketGroups, groupDBKey(g), rec)
-		}
-		return nil
-	})
+	ops := []op{putOp(bucketLog, logDBKey(g, k), e)}
+	if rec := s.endPendingLocked(g, k); rec != nil {
+		ops = append(ops, putOp(bucketGroups, groupDBKey(g), rec))
+	}
+	s.mu.Unlock()
+	return s.commit(ops...)
 }
 
 // startFlush stores a group's alerts and marks a delivery pending for each
 // of ins, before any of them is called.
 func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationKey, budget time.Duration, now time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec := &groupRecord{Alerts: alerts, At: now, Pending: map[string]pendingDelivery{}}
 	if old := s.groups[g]; old != nil {
 		for k, p := range old.Pending {
@@ -261,46 +279,54 @@ func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationK
 		rec.Pending[k.String()] = p
 	}
 	s.groups[g] = rec
-	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+	o := putOp(bucketGroups, groupDBKey(g), rec)
+	s.mu.Unlock()
+	return s.commit(o)
 }
 
 // attempted counts one more attempt of k's pending delivery and the budget
 // left after it.
 func (s *State) attempted(g logGroup, k integrationKey, budget time.Duration) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec := s.groups[g]
-	if rec == nil {
-		return nil
-	}
-	p, ok := rec.Pending[k.String()]
+	p, ok := rec.pendingOf(k)
 	if !ok {
+		s.mu.Unlock()
 		return nil
 	}
 	p.Attempts++
 	p.Budget = max(budget, 0)
 	rec.Pending[k.String()] = p
-	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+	o := putOp(bucketGroups, groupDBKey(g), rec)
+	s.mu.Unlock()
+	return s.commit(o)
+}
+
+func (r *groupRecord) pendingOf(k integrationKey) (pendingDelivery, bool) {
+	if r == nil {
+		return pendingDelivery{}, false
+	}
+	p, ok := r.Pending[k.String()]
+	return p, ok
 }
 
 // endPending ends k's pending delivery without a log entry (the vendor
 // refused it for good).
 func (s *State) endPending(g logGroup, k integrationKey) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec := s.endPendingLocked(g, k)
 	if rec == nil {
+		s.mu.Unlock()
 		return nil
 	}
-	return s.write(func(tx *bolt.Tx) error { return putJSON(tx, bucketGroups, groupDBKey(g), rec) })
+	o := putOp(bucketGroups, groupDBKey(g), rec)
+	s.mu.Unlock()
+	return s.commit(o)
 }
 
 func (s *State) endPendingLocked(g logGroup, k integrationKey) *groupRecord {
 	rec := s.groups[g]
-	if rec == nil {
-		return nil
-	}
-	if _, ok := rec.Pending[k.String()]; !ok {
+	if _, ok := rec.pendingOf(k); !ok {
 		return nil
 	}
 	delete(rec.Pending, k.String())
@@ -311,52 +337,45 @@ func (s *State) endPendingLocked(g logGroup, k integrationKey) *groupRecord {
 func (s *State) pending(g logGroup, k integrationKey) (pendingDelivery, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rec := s.groups[g]; rec != nil {
-		p, ok := rec.Pending[k.String()]
-		return p, ok
-	}
-	return pendingDelivery{}, false
+	return s.groups[g].pendingOf(k)
 }
 
 // forget drops a group that has resolved completely and left the
 // dispatcher, with its log entries.
 func (s *State) forget(g logGroup) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	entries := s.log[g]
+	ops := []op{{bucket: bucketGroups, key: groupDBKey(g)}}
+	for k := range s.log[g] {
+		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
+	}
 	delete(s.log, g)
 	delete(s.groups, g)
-	return s.write(func(tx *bolt.Tx) error {
-		for k := range entries {
-			if err := tx.Bucket(bucketLog).Delete(logDBKey(g, k)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketGroups).Delete(groupDBKey(g))
-	})
+	s.mu.Unlock()
+	return s.commit(ops...)
 }
 
 // setRetryAfter records until when the vendor asked not to be called.
 func (s *State) setRetryAfter(k healthKey, until time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.retryAfter[k] = until
+	s.mu.Unlock()
 	data, _ := until.MarshalText()
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetryAfter).Put(retryAfterDBKey(k), data) })
+	return s.commit(op{bucketRetryAfter, retryAfterDBKey(k), data})
 }
 
 // retryAfterOf returns the integration's Retry-After window, forgetting it
 // once it has passed.
 func (s *State) retryAfterOf(k healthKey, now time.Time) (time.Time, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	until, ok := s.retryAfter[k]
-	if ok && !until.After(now) {
-		delete(s.retryAfter, k)
-		_ = s.write(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetryAfter).Delete(retryAfterDBKey(k)) })
-		return time.Time{}, false
+	if !ok || until.After(now) {
+		s.mu.Unlock()
+		return until, ok
 	}
-	return until, ok
+	delete(s.retryAfter, k)
+	s.mu.Unlock()
+	_ = s.commit(op{bucket: bucketRetryAfter, key: retryAfterDBKey(k)})
+	return time.Time{}, false
 }
 
 // restored is one group as the state file kept it.
@@ -388,22 +407,15 @@ func (s *State) restore() []restored {
 // longer ago. live reports whether the dispatcher still holds a group.
 func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cutoff := now.Add(-s.retention)
-	var dropLog []struct {
-		g logGroup
-		k integrationKey
-	}
+	var ops []op
 	for g, m := range s.log {
 		if live(g) {
 			continue
 		}
 		for k, e := range m {
 			if e.At.Before(cutoff) {
-				dropLog = append(dropLog, struct {
-					g logGroup
-					k integrationKey
-				}{g, k})
+				ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
 				delete(m, k)
 			}
 		}
@@ -411,28 +423,12 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 			delete(s.log, g)
 		}
 	}
-	var dropGroups []logGroup
 	for g, rec := range s.groups {
 		if !live(g) && rec.At.Before(cutoff) {
-			dropGroups = append(dropGroups, g)
+			ops = append(ops, op{bucket: bucketGroups, key: groupDBKey(g)})
 			delete(s.groups, g)
 		}
 	}
-	n := len(dropLog) + len(dropGroups)
-	if n == 0 {
-		return 0, nil
-	}
-	return n, s.write(func(tx *bolt.Tx) error {
-		for _, d := range dropLog {
-			if err := tx.Bucket(bucketLog).Delete(logDBKey(d.g, d.k)); err != nil {
-				return err
-			}
-		}
-		for _, g := range dropGroups {
-			if err := tx.Bucket(bucketGroups).Delete(groupDBKey(g)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	s.mu.Unlock()
+	return len(ops), s.commit(ops...)
 }

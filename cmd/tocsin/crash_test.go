@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -208,4 +209,269 @@ func waitMetricAtLeast(t *testing.T, base, name string, n float64) {
 		}
 		return false
 	}, 30*time.Second, 20*time.Millisecond)
+}
+
+// span is a stretch of time; a zero end means it has not ended.
+type span struct{ from, to time.Time }
+
+// timeline records when each condition held during a crash test.
+type timeline struct {
+	up       []span   // tocsin running (from: listening)
+	failing  [][]span // per target
+	accepted [][]span // per vendor
+}
+
+func openSpan(s []span, now time.Time) []span {
+	if len(s) > 0 && s[len(s)-1].to.IsZero() {
+		return s
+	}
+	return append(s, span{from: now})
+}
+
+func closeSpan(s []span, now time.Time) []span {
+	if len(s) > 0 && s[len(s)-1].to.IsZero() {
+		s[len(s)-1].to = now
+	}
+	return s
+}
+
+func set(s []span, on bool, now time.Time) []span {
+	if on {
+		return openSpan(s, now)
+	}
+	return closeSpan(s, now)
+}
+
+// intersect returns the stretches in both a and b.
+func intersect(a, b []span, end time.Time) []span {
+	var out []span
+	for _, x := range a {
+		for _, y := range b {
+			xt, yt := x.to, y.to
+			if xt.IsZero() {
+				xt = end
+			}
+			if yt.IsZero() {
+				yt = end
+			}
+			from, to := maxT(x.from, y.from), minT(xt, yt)
+			if to.After(from) {
+				out = append(out, span{from, to})
+			}
+		}
+	}
+	return out
+}
+
+func maxT(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minT(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func longest(s []span) time.Duration {
+	var d time.Duration
+	for _, x := range s {
+		d = max(d, x.to.Sub(x.from))
+	}
+	return d
+}
+
+// crashFigures is what a crash test counts, per vendor and group.
+type crashFigures struct {
+	kills, groups, vendors     int
+	mustPage, paged            int
+	mustResolve, resolved      int
+	duplicates, maxDuplicates  int
+	firingPages, resolvedPages int
+}
+
+// TestKill9AtRandomMoments kills tocsin at random moments while targets
+// break and heal and vendors fail and recover, restarts it on the same
+// storage each time, and counts per vendor per group what arrived. It runs
+// a few kills in `make test`; `make crash-test` runs it long (see
+// docs/benchmarks.md).
+func TestKill9AtRandomMoments(t *testing.T) {
+	kills := envInt(t, "TOCSIN_CRASH_KILLS", 3)
+	seed := int64(envInt(t, "TOCSIN_CRASH_SEED", int(time.Now().UnixNano()%1e9)))
+	rnd := rand.New(rand.NewPCG(uint64(seed), 1))
+	t.Logf("kills=%d seed=%d (TOCSIN_CRASH_SEED repeats the same random choices)", kills, seed)
+	const targets, vendors = 4, 2
+	r := newCrashRig(t, targets, vendors)
+	tl := &timeline{failing: make([][]span, targets), accepted: make([][]span, vendors)}
+	now := time.Now()
+	for i := range vendors {
+		tl.accepted[i] = openSpan(nil, now)
+	}
+	flipTargets := func() {
+		for i := range targets {
+			if rnd.IntN(2) == 0 {
+				fail := !r.targets[i].Load()
+				r.targets[i].Store(fail)
+				tl.failing[i] = set(tl.failing[i], fail, time.Now())
+			}
+		}
+	}
+	setVendors := func(heal bool) {
+		for i, v := range r.vendors {
+			ok := heal || rnd.IntN(2) == 0
+			mode := notifiertest.Accept
+			if !ok {
+				mode = notifiertest.Fail
+			}
+			v.fake.SetMode(mode)
+			tl.accepted[i] = set(tl.accepted[i], ok, time.Now())
+		}
+	}
+	pause := func(lo, hi time.Duration) { time.Sleep(lo + time.Duration(rnd.Int64N(int64(hi-lo)))) }
+
+	r.start()
+	tl.up = openSpan(tl.up, time.Now())
+	for range kills {
+		setVendors(false)
+		flipTargets()
+		pause(500*time.Millisecond, 3*time.Second) // the random moment of the kill
+		r.kill()
+		tl.up = closeSpan(tl.up, time.Now())
+		if rnd.IntN(2) == 0 {
+			flipTargets() // breaks and recoveries while tocsin is down
+		}
+		pause(10*time.Millisecond, time.Second)
+		r.start()
+		tl.up = openSpan(tl.up, time.Now())
+		pause(500*time.Millisecond, 2*time.Second)
+		setVendors(true)
+		pause(time.Second, 3*time.Second)
+	}
+	// The end: every vendor accepts, the targets hold long enough to page,
+	// then all heal and every group must end resolved everywhere.
+	setVendors(true)
+	time.Sleep(4 * time.Second)
+	for i := range targets {
+		r.targets[i].Store(false)
+		tl.failing[i] = closeSpan(tl.failing[i], time.Now())
+	}
+	end := time.Now()
+	for _, v := range r.vendors {
+		for i := range targets {
+			probe := fmt.Sprintf("t%d", i)
+			require.Eventually(t, func() bool {
+				p := v.received(probe)
+				return len(p) == 0 || p[len(p)-1].resolved
+			}, 30*time.Second, 20*time.Millisecond, "%s: group of %s does not end resolved: %v", v.name, probe, v.received(probe))
+		}
+	}
+	f := countCrash(tl, r, end, kills)
+	t.Logf("crash test: %d kills, %d groups, %d vendors: firing pages %d/%d expected delivered, resolves %d/%d, "+
+		"duplicates %d (at most %d for one vendor and group); pages received: %d firing, %d resolved",
+		f.kills, f.groups, f.vendors, f.paged, f.mustPage, f.resolved, f.mustResolve,
+		f.duplicates, f.maxDuplicates, f.firingPages, f.resolvedPages)
+	require.Equal(t, f.mustPage, f.paged, "every page that could be delivered was")
+	require.Equal(t, f.mustResolve, f.resolved, "every resolve that could be delivered was")
+	require.LessOrEqual(t, f.maxDuplicates, kills, "at most one duplicate per vendor per group per crash")
+	for _, v := range r.vendors {
+		require.Empty(t, v.fake.Violations())
+	}
+}
+
+// window is how long a condition must hold for tocsin to be sure to act:
+// the rule's for (1s), an evaluation, a probe run and a restart's grace.
+const window = 3 * time.Second
+
+func countCrash(tl *timeline, r *crashRig, end time.Time, kills int) crashFigures {
+	f := crashFigures{kills: kills, groups: len(r.targets), vendors: len(r.vendors)}
+	// tocsin acts from a moment after it starts listening.
+	var up []span
+	for _, s := range tl.up {
+		s.from = s.from.Add(500 * time.Millisecond)
+		if s.to.IsZero() || s.to.After(s.from) {
+			up = append(up, s)
+		}
+	}
+	for vi, v := range r.vendors {
+		can := intersect(up, tl.accepted[vi], end)
+		for ti := range r.targets {
+			pages := v.received(fmt.Sprintf("t%d", ti))
+			dups := 0
+			for i, p := range pages {
+				if p.resolved {
+					f.resolvedPages++
+				} else {
+					f.firingPages++
+					if i > 0 && !pages[i-1].resolved {
+						dups++
+					}
+				}
+			}
+			f.duplicates += dups
+			f.maxDuplicates = max(f.maxDuplicates, dups)
+			eps := tl.failing[ti]
+			for ei, ep := range eps {
+				epEnd := ep.to
+				if epEnd.IsZero() {
+					epEnd = end
+				}
+				if longest(intersect([]span{{ep.from, epEnd}}, can, end)) >= window {
+					f.mustPage++
+					// Paged: a firing page came, or the vendor's incident
+					// was still open (its resolve was never delivered, so
+					// the on-call is still paged and dedup adds nothing).
+					if hasPage(pages, false, ep.from, epEnd.Add(window)) || openBefore(pages, ep.from) {
+						f.paged++
+					}
+				}
+				next := end.Add(time.Minute)
+				if ei+1 < len(eps) {
+					next = eps[ei+1].from
+				}
+				if hasPage(pages, false, ep.from, epEnd) && longest(intersect([]span{{epEnd, next}}, can, end)) >= 2*window {
+					f.mustResolve++
+					if hasPage(pages, true, epEnd, next.Add(window)) {
+						f.resolved++
+					}
+				}
+			}
+		}
+	}
+	return f
+}
+
+// openBefore reports whether the last page before t said firing.
+func openBefore(pages []receivedPage, t time.Time) bool {
+	open := false
+	for _, p := range pages {
+		if p.at.Before(t) {
+			open = !p.resolved
+		}
+	}
+	return open
+}
+
+func hasPage(pages []receivedPage, resolved bool, from, to time.Time) bool {
+	for _, p := range pages {
+		if p.resolved == resolved && !p.at.Before(from) && !p.at.After(to) {
+			return true
+		}
+	}
+	return false
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	var n int
+	_, err := fmt.Sscanf(s, "%d", &n)
+	require.NoError(t, err, "%s=%q", name, s)
+	return n
 }
