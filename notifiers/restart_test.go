@@ -178,3 +178,30 @@ func advanceUntilCalled(t *testing.T, h *harness, r *recorder) {
 	}
 	t.Fatal("the vendor was not called again")
 }
+
+func TestGCDropsWhatOutlivedTheRetention(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenState(dir, time.Hour)
+	require.NoError(t, err)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	gone, live := logGroup{"gone", "oncall"}, logGroup{"live", "oncall"}
+	k := integrationKey{"a", 0}
+	for _, g := range []logGroup{gone, live} {
+		require.NoError(t, s.startFlush(g, []*model.Alert{alert(now, "alertname", g.groupKey)}, nil, 0, now))
+		require.NoError(t, s.record(g, k, &logEntry{At: now}))
+	}
+	isLive := func(g logGroup) bool { return g == live }
+
+	n, err := s.GC(now.Add(30*time.Minute), isLive)
+	require.NoError(t, err)
+	require.Zero(t, n, "younger than the retention")
+	n, err = s.GC(now.Add(2*time.Hour), isLive)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the gone group's log entry and record")
+	require.NoError(t, s.Close())
+
+	s = openState(t, dir)
+	require.Nil(t, s.logEntryOf(gone, k), "dropped on disk too")
+	require.NotNil(t, s.logEntryOf(live, k))
+	require.Len(t, s.restore(), 1)
+}

@@ -23,18 +23,14 @@ func newHeartbeat(b *base, cfg *configs.HeartbeatProbe, ep *Endpoints) (*Heartbe
 	return h, nil
 }
 
-// Probe evaluates the last beat; it never waits.
+// Probe evaluates the last beat; it never waits. The beat is missing from
+// the moment its grace has passed, and the scheduler runs the probe at that
+// moment (decideAt).
 func (h *Heartbeat) Probe(context.Context) Result {
 	r := Result{Probe: h.name, Kind: h.kind, Replica: h.replica, Labels: h.labels, Time: h.now()}
-	h.state.mu.Lock()
-	last := h.state.last
-	h.state.mu.Unlock()
+	last, since := h.lastBeat()
 	r.LastHeartbeat = last
-	since := last
-	if since.IsZero() {
-		since = h.state.created
-	}
-	if age := r.Time.Sub(since); age > h.grace {
+	if age := r.Time.Sub(since); age >= h.grace {
 		if last.IsZero() {
 			fail(&r, ReasonHeartbeatMissing, "no heartbeat received in the %s since tocsin started (grace %s)", age.Round(time.Second), h.grace)
 		} else {
@@ -42,6 +38,25 @@ func (h *Heartbeat) Probe(context.Context) Result {
 		}
 	}
 	return h.finish(&r)
+}
+
+// lastBeat returns the last beat (zero when none yet) and the time the
+// grace counts from: the last beat, or tocsin's start before the first.
+func (h *Heartbeat) lastBeat() (last, since time.Time) {
+	h.state.mu.Lock()
+	last = h.state.last
+	h.state.mu.Unlock()
+	if last.IsZero() {
+		return last, h.state.created
+	}
+	return last, last
+}
+
+// decideAt is when the grace of the last beat runs out: the probe fails
+// then, not at its next interval.
+func (h *Heartbeat) decideAt() time.Time {
+	_, since := h.lastBeat()
+	return since.Add(h.grace)
 }
 
 // wake fires when a beat arrives, so a recovery is recorded at once.

@@ -232,6 +232,10 @@ func stopAll(rs []*runner) {
 // (a heartbeat arrived).
 type waker interface{ wake() <-chan struct{} }
 
+// decider is a prober whose result changes at a moment it knows in advance
+// (a heartbeat's grace runs out) and that wants to run exactly then.
+type decider interface{ decideAt() time.Time }
+
 func (s *Scheduler) loop(ctx context.Context, r *runner) {
 	defer close(r.done)
 	interval := time.Duration(r.cfg.Interval)
@@ -239,7 +243,7 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 	if w, ok := r.prober.(waker); ok {
 		wake = w.wake()
 	}
-	timer := time.NewTimer(nextRun(s.opts.Now(), interval, s.offset(r.cfg.Name, interval)))
+	timer := time.NewTimer(s.untilNext(r, interval))
 	defer timer.Stop()
 	var lastReason Reason
 	for {
@@ -260,8 +264,21 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 			return // stopped mid-run: the result says nothing about the target
 		}
 		s.deliver(res, &lastReason)
-		timer.Reset(nextRun(s.opts.Now(), interval, s.offset(r.cfg.Name, interval)))
+		timer.Reset(s.untilNext(r, interval))
 	}
+}
+
+// untilNext is how long until r's next run: its next slot, or sooner the
+// moment its prober decides.
+func (s *Scheduler) untilNext(r *runner, interval time.Duration) time.Duration {
+	now := s.opts.Now()
+	wait := nextRun(now, interval, s.offset(r.cfg.Name, interval))
+	if d, ok := r.prober.(decider); ok {
+		if at := d.decideAt(); at.After(now) {
+			wait = min(wait, at.Sub(now))
+		}
+	}
+	return wait
 }
 
 // offset spreads probes over their interval, the same for a probe on every

@@ -107,6 +107,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		Storage:        rec,
 		Alerts:         func(_ context.Context, as []*model.Alert) { env.alert += len(as) },
 		Now:            env.clock.Now,
+		Start:          t0, // the history above is this life's
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -6,7 +6,7 @@
 // ALERTS_FOR_STATE, restoring for state after a restart, resend delay) are
 // Prometheus' own: groups are built and evaluated by the Prometheus rules
 // package. tocsin drives the evaluation itself, so that a group is also
-// evaluated right after a probe reports a series the group reads.
+// evaluated right after a probe reports a series the group reads directly.
 package rules
 
 import (
@@ -45,6 +45,13 @@ const (
 	DefaultLookbackDelta = 5 * time.Minute
 	// DefaultQueryTimeout bounds one rule's query.
 	DefaultQueryTimeout = 30 * time.Second
+	// DefaultRestoreWindow is how long after start alerts get back their
+	// `for` state: long enough for every probe to report once.
+	DefaultRestoreWindow = time.Minute
+	// DefaultMinTriggerSpacing bounds triggered evaluations to four per
+	// second per group when every probe fails at once, while a first
+	// failure after a quiet spell is still evaluated at once.
+	DefaultMinTriggerSpacing = 250 * time.Millisecond
 )
 
 // AlertFunc receives the alerts of one evaluation pass: firing alerts, and
@@ -95,6 +102,19 @@ type EvaluatorOptions struct {
 	// MaxConcurrency is how many groups are evaluated at once; zero means
 	// GOMAXPROCS. Rules within a group always run in order.
 	MaxConcurrency int
+	// Start is when this tocsin started; zero means when NewEvaluator is
+	// called. Rule queries never see samples older than Start, so that a
+	// result stored before a restart cannot page on its own; the `for`
+	// state of alerts is restored from ALERTS_FOR_STATE written before it.
+	Start time.Time
+	// RestoreWindow is how long after Start an alert that becomes active
+	// again gets back the `for` state it had before the restart; probes
+	// must report within it. Zero means DefaultRestoreWindow.
+	RestoreWindow time.Duration
+	// MinTriggerSpacing is the shortest time between two triggered
+	// evaluations of one group; triggers in between are merged into one
+	// evaluation at the end of it. Zero means DefaultMinTriggerSpacing.
+	MinTriggerSpacing time.Duration
 }
 
 // Evaluator evaluates rule groups on their interval and, between ticks,
@@ -112,16 +132,26 @@ type Evaluator struct {
 
 	// mu guards the rule set and is held for a whole evaluation pass, so
 	// a reload never swaps groups under a running evaluation.
-	mu     sync.Mutex
-	groups []*group
-	files  []string
-	// current is groups for Trigger, readable while a pass holds mu.
+	mu  sync.Mutex
+	set *RuleSet
+	// current is the groups for Trigger, readable while a pass holds mu.
 	current atomic.Pointer[[]*group]
 
 	// pendMu guards pending; Trigger takes only this lock, so probes never
 	// wait for an evaluation.
 	pendMu  sync.Mutex
 	pending map[*group]struct{}
+}
+
+// RuleSet is a checked set of rule groups. One from Load is not in force
+// until Swap; one that Swap returns is the set it replaced, with the state
+// its alerts had, for Restore.
+type RuleSet struct {
+	files  []string
+	groups []*group
+	// saved holds the alerts of groups that a changed group took over
+	// (they share the alerts), as they were at the swap.
+	saved map[*promrules.Alert]promrules.Alert
 }
 
 // group is one Prometheus rule group with tocsin's scheduling state.
@@ -131,7 +161,11 @@ type group struct {
 	selectors [][]*labels.Matcher
 	next      time.Time // next regular evaluation
 	last      time.Time // last evaluation timestamp
-	restore   bool      // restore `for` state after the first evaluation
+	evaluated time.Time // clock time of the last evaluation, for trigger spacing
+	// restore: restore the `for` state of alerts that become active (see
+	// restoreForState); restored names the alerts already restored.
+	restore  bool
+	restored map[uint64]struct{}
 }
 
 // NewEvaluator loads and validates the rule files. A bad file yields
@@ -164,6 +198,15 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 	if opts.MaxConcurrency <= 0 {
 		opts.MaxConcurrency = runtime.GOMAXPROCS(0)
 	}
+	if opts.Start.IsZero() {
+		opts.Start = opts.Now()
+	}
+	if opts.RestoreWindow <= 0 {
+		opts.RestoreWindow = DefaultRestoreWindow
+	}
+	if opts.MinTriggerSpacing <= 0 {
+		opts.MinTriggerSpacing = DefaultMinTriggerSpacing
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = promslog.NewNopLogger()
@@ -195,14 +238,16 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 		extURL:  extURL,
 		wake:    make(chan struct{}, 1),
 		pending: map[*group]struct{}{},
+		set:     &RuleSet{},
 	}
+	e.current.Store(&e.set.groups)
 	e.manager = promrules.NewManager(&promrules.ManagerOptions{
 		ExternalURL:     extURL,
-		QueryFunc:       promrules.EngineQueryFunc(engine, opts.Storage),
+		QueryFunc:       promrules.EngineQueryFunc(engine, sinceStart(opts.Storage, opts.Start)),
 		NotifyFunc:      e.collect,
 		Context:         context.Background(),
 		AppendableV2:    opts.Storage,
-		Queryable:       opts.Storage,
+		Queryable:       beforeStart(opts.Storage, opts.Start), // only restores `for` state
 		Logger:          logger,
 		Registerer:      opts.Registerer,
 		OutageTolerance: opts.OutageTolerance,
@@ -221,58 +266,105 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 // keep the state of their alerts. On error the old rules stay in force and
 // the error is a Diagnostics with positions.
 func (e *Evaluator) Update(files ...string) error {
-	paths, err := expandFiles(files)
+	next, err := e.Load(files...)
 	if err != nil {
 		return err
 	}
-	if diags := CheckFiles(paths, CheckOptions{}); diags.HasErrors() {
-		return diags.Errors()
-	}
-	extLabels := e.opts.ExternalLabels
-	loaded, errs := e.manager.LoadGroups(e.opts.Interval, extLabels, e.opts.ExternalURL, nil, false, paths...)
-	if len(errs) > 0 {
-		return fmt.Errorf("rules: load: %w", errors.Join(errs...))
-	}
+	e.Swap(next)
+	return nil
+}
 
+// Load reads and checks files into a RuleSet without putting it in force.
+// A bad file yields Diagnostics naming file, line and column.
+func (e *Evaluator) Load(files ...string) (*RuleSet, error) {
+	paths, err := expandFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	if diags := CheckFiles(paths, CheckOptions{}); diags.HasErrors() {
+		return nil, diags.Errors()
+	}
+	loaded, errs := e.manager.LoadGroups(e.opts.Interval, e.opts.ExternalLabels, e.opts.ExternalURL, nil, false, paths...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("rules: load: %w", errors.Join(errs...))
+	}
+	set := &RuleSet{files: paths, groups: make([]*group, 0, len(loaded))}
+	for key, pg := range loaded {
+		set.groups = append(set.groups, &group{g: pg, key: key, selectors: groupSelectors(pg), restore: true})
+	}
+	sort.Slice(set.groups, func(i, j int) bool { return set.groups[i].key < set.groups[j].key })
+	return set, nil
+}
+
+// Swap puts next, a set from Load, in force and returns the set it
+// replaced. Groups that did not change keep running untouched; a changed
+// group takes over the state of its alerts. Restore(prev) undoes it.
+func (e *Evaluator) Swap(next *RuleSet) (prev *RuleSet) {
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old := make(map[string]*group, len(e.groups))
-	for _, g := range e.groups {
+	prev = e.set
+	prev.saved = map[*promrules.Alert]promrules.Alert{}
+	old := make(map[string]*group, len(prev.groups))
+	for _, g := range prev.groups {
 		old[g.key] = g
 	}
-	fresh := make([]*group, 0, len(loaded))
-	for key, pg := range loaded {
-		ng := &group{g: pg, key: key, selectors: groupSelectors(pg), next: now, restore: true}
-		if og, ok := old[key]; ok {
-			if og.g.Equals(pg) {
-				fresh = append(fresh, og)
-				continue
-			}
-			pg.CopyState(og.g)
-			for _, ar := range pg.AlertingRules() {
-				ar.SetRestored(true)
-			}
-			ng.restore = false
-			ng.last = og.last
+	for i, ng := range next.groups {
+		ng.next = now
+		og, ok := old[ng.key]
+		if !ok {
+			continue
 		}
-		fresh = append(fresh, ng)
+		if og.g.Equals(ng.g) {
+			next.groups[i] = og
+			continue
+		}
+		for _, ar := range og.g.AlertingRules() {
+			ar.ForEachActiveAlert(func(a *promrules.Alert) { prev.saved[a] = *a })
+		}
+		ng.g.CopyState(og.g)
+		for _, ar := range ng.g.AlertingRules() {
+			ar.SetRestored(true)
+		}
+		ng.restore = false
+		ng.last, ng.evaluated = og.last, og.evaluated
 	}
-	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
-	e.groups = fresh
-	e.current.Store(&fresh)
-	e.files = paths
+	e.install(next)
+	return prev
+}
 
-	// Forget pending triggers of groups that no longer exist.
+// Restore puts prev, a set Swap returned, back in force exactly as it was:
+// the same groups, their alerts in the state they had at the swap, even if
+// the files on disk have changed since.
+func (e *Evaluator) Restore(prev *RuleSet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, g := range prev.groups {
+		for _, ar := range g.g.AlertingRules() {
+			ar.ForEachActiveAlert(func(a *promrules.Alert) {
+				if saved, ok := prev.saved[a]; ok {
+					*a = saved
+				}
+			})
+		}
+	}
+	prev.saved = nil
+	e.install(prev)
+}
+
+// install makes set the one in force; e.mu is held.
+func (e *Evaluator) install(set *RuleSet) {
+	e.set = set
+	e.current.Store(&set.groups)
+	// Forget pending triggers of groups that are no longer in force.
 	e.pendMu.Lock()
 	for g := range e.pending {
-		if !slices.Contains(fresh, g) {
+		if !slices.Contains(set.groups, g) {
 			delete(e.pending, g)
 		}
 	}
 	e.pendMu.Unlock()
 	e.poke()
-	return nil
 }
 
 // expandFiles resolves glob patterns. A plain path that does not exist is
@@ -302,7 +394,7 @@ func expandFiles(patterns []string) ([]string, error) {
 func (e *Evaluator) Files() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.files)
+	return slices.Clone(e.set.files)
 }
 
 // Groups returns the Prometheus rule groups in force, ordered by file and
@@ -310,8 +402,8 @@ func (e *Evaluator) Files() []string {
 func (e *Evaluator) Groups() []*promrules.Group {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]*promrules.Group, len(e.groups))
-	for i, g := range e.groups {
+	out := make([]*promrules.Group, len(e.set.groups))
+	for i, g := range e.set.groups {
 		out[i] = g.g
 	}
 	return out
@@ -373,7 +465,7 @@ func (e *Evaluator) EvaluateAll(ctx context.Context) {
 }
 
 // pass evaluates the groups that are due or triggered and returns how long
-// to sleep until the next regular evaluation.
+// to sleep until the next regular evaluation or held trigger.
 func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -383,63 +475,94 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 	e.pendMu.Unlock()
 
 	now := e.now()
-	var due []*group
-	for _, g := range e.groups {
+	groups := e.set.groups
+	spacing := e.opts.MinTriggerSpacing
+	var due, held []*group
+	for _, g := range groups {
 		_, trig := triggered[g]
-		if all || trig || !now.Before(g.next) {
+		switch {
+		case all || !now.Before(g.next):
+			due = append(due, g)
+		case trig && now.Before(g.evaluated.Add(spacing)):
+			// Evaluated a moment ago: the triggers of a storm wait for
+			// one evaluation at the end of the spacing.
+			held = append(held, g)
+		case trig:
 			due = append(due, g)
 		}
 	}
-	// Groups are independent, as in Prometheus where each runs on its own:
-	// evaluate them side by side, a few at a time.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.opts.MaxConcurrency)
-	for _, g := range due {
-		if ctx.Err() != nil {
-			break
+	if len(held) > 0 {
+		e.pendMu.Lock()
+		for _, g := range held {
+			e.pending[g] = struct{}{}
 		}
-		if len(due) == 1 {
-			e.evalGroup(ctx, g, now)
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			e.evalGroup(ctx, g, now)
-		}()
+		e.pendMu.Unlock()
 	}
-	wg.Wait()
+	e.evalGroups(ctx, due, now)
 	if ctx.Err() != nil {
 		return 0
 	}
 	wait := time.Duration(1<<63 - 1)
-	for _, g := range e.groups {
+	for _, g := range groups {
 		wait = min(wait, g.next.Sub(now))
+	}
+	for _, g := range held {
+		wait = min(wait, g.evaluated.Add(spacing).Sub(now))
 	}
 	return max(wait, time.Millisecond)
 }
 
-// evalGroup evaluates one group at now and hands its alerts on.
+// evalGroups evaluates groups at now. Groups are independent, as in
+// Prometheus where each runs on its own: evaluate them side by side, a few
+// at a time.
+func (e *Evaluator) evalGroups(ctx context.Context, groups []*group, now time.Time) {
+	if len(groups) == 1 {
+		e.evalGroup(ctx, groups[0], now)
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opts.MaxConcurrency)
+	for _, g := range groups {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			e.evalGroup(ctx, g, now)
+		})
+	}
+	wg.Wait()
+}
+
+// evalGroup evaluates one group at now and hands its alerts on. Each
+// evaluation, triggered or on the tick, is an iteration of the group as in
+// Prometheus, so prometheus_rule_group_last_evaluation_timestamp_seconds
+// and its friends move with it.
 func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 	ts := time.UnixMilli(now.UnixMilli()).UTC()
-	if ts.Before(g.last) {
-		ts = g.last // the clock stepped back; never write into the past
+	if !ts.After(g.last) && !g.last.IsZero() {
+		// Never write into the past (the clock stepped back), nor twice
+		// at one timestamp.
+		ts = g.last.Add(time.Millisecond)
 	}
 	buf := &alertBuffer{}
 	gctx := context.WithValue(ctx, alertBufferKey{}, buf)
-	g.g.Eval(gctx, ts)
+	promrules.DefaultEvalIterationFunc(gctx, g.g, ts)
 	if g.restore {
-		// The first evaluation found the active alerts; give them back the
-		// time they had already been active before the restart, then
-		// evaluate again so an alert that was firing fires now rather than
-		// an interval later. The first evaluation wrote no alert series, so
-		// the second one at the same timestamp writes nothing twice.
-		g.g.RestoreForState(ts)
-		g.restore = false
-		g.g.Eval(gctx, ts)
+		if g.restoreForState(ts) {
+			// An alert got back the time it had been active before the
+			// restart: evaluate again so that one that was firing fires
+			// now rather than at the next evaluation. A millisecond later,
+			// because the first evaluation already wrote its samples.
+			ts = ts.Add(time.Millisecond)
+			promrules.DefaultEvalIterationFunc(gctx, g.g, ts)
+		}
+		if !ts.Before(e.opts.Start.Add(e.opts.RestoreWindow)) {
+			g.restore, g.restored = false, nil
+		}
 	}
-	g.last = ts
+	g.last, g.evaluated = ts, now
 	if !now.Before(g.next) {
 		g.next = now.Add(g.g.Interval())
 	}
@@ -496,15 +619,28 @@ func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrul
 	}
 }
 
-// groupSelectors lists the label matchers of every vector selector in the
-// group's rules; a new sample matching one of them may change the result.
+// groupSelectors lists the label matchers of the instant vector selectors
+// in the group's rules (`probe_success == 0`); a new sample matching one of
+// them may change the result at once. Selectors inside a range
+// (`avg_over_time(x[2m])`, subqueries) are left out: one more sample moves
+// such a result by a fraction of its window, and rescanning every probe's
+// history on each new result is what makes a mass outage expensive, so
+// those rules run on the group's interval.
 func groupSelectors(g *promrules.Group) [][]*labels.Matcher {
 	var sels [][]*labels.Matcher
 	for _, r := range g.Rules() {
-		parser.Inspect(r.Query(), func(node parser.Node, _ []parser.Node) error {
-			if vs, ok := node.(*parser.VectorSelector); ok {
-				sels = append(sels, vs.LabelMatchers)
+		parser.Inspect(r.Query(), func(node parser.Node, path []parser.Node) error {
+			vs, ok := node.(*parser.VectorSelector)
+			if !ok {
+				return nil
 			}
+			for _, n := range path {
+				switch n.(type) {
+				case *parser.MatrixSelector, *parser.SubqueryExpr:
+					return nil
+				}
+			}
+			sels = append(sels, vs.LabelMatchers)
 			return nil
 		})
 	}

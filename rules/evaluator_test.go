@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,7 +262,9 @@ func TestRestoreForStateAfterRestart(t *testing.T) {
 	h = newHarness(t, dir, rulesFile, clock)
 	got := h.step(t, 0)
 	require.Len(t, got, 1)
-	require.Equal(t, clock.Now(), got[0].StartsAt)
+	// The evaluation that restored the state is repeated a millisecond
+	// later, and that one fires.
+	require.Equal(t, clock.Now().Add(time.Millisecond), got[0].StartsAt)
 	h.close(t)
 
 	// A fresh store has no state to restore: pending again.
@@ -394,7 +397,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func lastEval(ev *Evaluator, name string) time.Time {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	for _, g := range ev.groups {
+	for _, g := range ev.set.groups {
 		if g.g.Name() == name {
 			return g.last
 		}
@@ -486,4 +489,167 @@ func requireSeries(t *testing.T, rec *Recorder, at time.Time, query string, n in
 	v, err := res.Vector()
 	require.NoError(t, err)
 	require.Len(t, v, n, "%s", v)
+}
+
+func TestEveryEvaluationMovesTheGroupMetrics(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	reg := prometheus.NewRegistry()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rec.Close()) }()
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:      []string{writeRules(t, dir, failingRule)},
+		Interval:   time.Minute,
+		Storage:    rec,
+		Alerts:     func(context.Context, []*model.Alert) {},
+		Now:        clock.Now,
+		Registerer: reg,
+	})
+	require.NoError(t, err)
+	series := []labels.Labels{labels.FromStrings("__name__", "probe_success", "probe", "api")}
+
+	iterations := func() float64 { return counterValue(t, reg, "prometheus_rule_group_iterations_total") }
+	lastEvalTS := func() float64 { return gaugeValue(t, reg, "prometheus_rule_group_last_evaluation_timestamp_seconds") }
+	lastDuration := func() float64 { return gaugeValue(t, reg, "prometheus_rule_group_last_duration_seconds") }
+	require.Zero(t, iterations())
+
+	steps := []struct {
+		name string
+		run  func()
+	}{
+		{"start-up", func() { ev.pass(context.Background(), false) }},
+		{"triggered", func() { clock.Add(time.Second); ev.Trigger(series); ev.pass(context.Background(), false) }},
+		{"on the tick", func() { clock.Add(time.Minute); ev.pass(context.Background(), false) }},
+	}
+	for i, s := range steps {
+		before := lastEvalTS()
+		s.run()
+		require.Equal(t, float64(i+1), iterations(), s.name)
+		require.Greater(t, lastEvalTS(), before, s.name)
+		require.Positive(t, lastDuration(), s.name)
+	}
+}
+
+// gaugeValue is the largest value of a gauge family of reg.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				out = max(out, m.GetGauge().GetValue())
+			}
+		}
+	}
+	return out
+}
+
+// TestRestartDoesNotPageFromOldSamples reopens a real TSDB directory: the
+// failing samples of the previous life neither fire nor start a pending
+// `for`, and neither does the shipped pack's ProbeResultsMissing; fresh
+// failing samples fire after `for` as always.
+func TestRestartDoesNotPageFromOldSamples(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pack, err := os.ReadFile("../configs/rules/liveness.yml")
+	require.NoError(t, err)
+	rulesFile := writeRules(t, dir, string(pack))
+	clock := &fakeClock{t: t0}
+	probe := func(h *harness, success, roundtrip float64) {
+		ls := labels.FromStrings("probe", "broker", "kind", "roundtrip", "replica", "eu-1", "service", "devices")
+		b := labels.NewBuilder(ls)
+		samples := []Sample{
+			{Labels: b.Set("__name__", "probe_success").Labels(), Value: success},
+			{Labels: b.Set("__name__", "probe_roundtrip_seconds").Labels(), Value: roundtrip},
+		}
+		require.NoError(t, h.rec.Record(clock.Now(), samples))
+		h.ev.Trigger([]labels.Labels{samples[0].Labels, samples[1].Labels})
+	}
+	firing := func(h *harness) []string {
+		var names []string
+		for _, a := range h.out.take() {
+			if a.EndsAt.After(clock.Now()) {
+				names = append(names, string(a.Labels["alertname"]))
+			}
+		}
+		return names
+	}
+
+	// First life: failing, and slow before that, for ten seconds (not
+	// yet the 15s of ProbeFailing's `for`), then tocsin stops.
+	h := newHarness(t, dir, rulesFile, clock)
+	for range 5 {
+		probe(h, 0, 3)
+		h.ev.pass(context.Background(), false)
+		clock.Add(2 * time.Second)
+	}
+	require.Empty(t, firing(h))
+	h.close(t)
+
+	// Down for two minutes; meanwhile the probe recovered. The first
+	// evaluations after the start, before and long after the old
+	// failure's `for` would have passed, page nothing.
+	clock.Add(2 * time.Minute)
+	h = newHarness(t, dir, rulesFile, clock)
+	defer h.close(t)
+	h.ev.pass(context.Background(), false)
+	require.Empty(t, firing(h), "no page from samples older than the start")
+	for range 14 { // past the restore window, so `for` starts afresh below
+		clock.Add(5 * time.Second)
+		h.ev.EvaluateAll(context.Background())
+		require.Empty(t, firing(h), "no pending `for` from old samples, no ProbeResultsMissing")
+	}
+	require.Zero(t, firingCount(h.ev))
+
+	// Fresh failures after the start fire after `for`, as always.
+	clock.Add(time.Second)
+	for range 8 {
+		probe(h, 0, 0.1)
+		h.ev.pass(context.Background(), false)
+		require.Empty(t, firing(h))
+		clock.Add(2 * time.Second)
+	}
+	probe(h, 0, 0.1)
+	h.ev.pass(context.Background(), false)
+	require.Equal(t, []string{"ProbeFailing"}, firing(h))
+}
+
+// TestRestoreBringsBackTheExactPreviousRules: a set that was swapped in and
+// evaluated (its changed group shares the alerts of the old one) is undone
+// by Restore: the old rules, their alerts as they were at the swap, even
+// though the file now holds the new content.
+func TestRestoreBringsBackTheExactPreviousRules(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	file := writeRules(t, dir, failingRule) // for: 1m
+	h := newHarness(t, dir, file, clock)
+	defer h.close(t)
+	require.Empty(t, h.step(t, 0))
+	require.Empty(t, h.step(t, 0))
+
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(failingRule, "for: 1m", "for: 10s", 1)), 0o600))
+	next, err := h.ev.Load(file)
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, h.ev.Groups()[0].AlertingRules()[0].HoldDuration(), "Load puts nothing in force")
+	prev := h.ev.Swap(next)
+	clock.Add(30 * time.Second)
+	require.Len(t, h.step(t, 0), 1, "the new rule fires: 30s pending of its 10s")
+
+	h.ev.Restore(prev)
+	rule := h.ev.Groups()[0].AlertingRules()[0]
+	require.Equal(t, time.Minute, rule.HoldDuration())
+	alerts := rule.ActiveAlerts()
+	require.Len(t, alerts, 1)
+	require.Equal(t, "pending", alerts[0].State.String())
+	require.Equal(t, t0, alerts[0].ActiveAt)
+	require.True(t, alerts[0].FiredAt.IsZero())
+	clock.Add(29 * time.Second)
+	require.Empty(t, h.step(t, 0), "59s pending of the restored rule's minute")
+	clock.Add(time.Second)
+	require.Len(t, h.step(t, 0), 1)
 }

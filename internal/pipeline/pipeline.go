@@ -44,8 +44,8 @@ type Settings struct {
 }
 
 // Pipeline runs tocsin's whole flow for the configuration in force:
-// probe results → recorder → rules (right after each result and on the
-// tick) → dispatcher → vendors. The first Apply builds the parts; later
+// probe results → recorder → rules (right after failures and recoveries,
+// and on the tick) → dispatcher → vendors. The first Apply builds the parts; later
 // ones update each part in place, so that unchanged probes, rule state and
 // alert groups carry on across a reload.
 type Pipeline struct {
@@ -241,7 +241,8 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 
 // update applies cfg to running parts. Rules are checked first, because a
 // bad rule file is the likeliest bad edit; when a later part refuses the
-// change, the rules go back to the files they had.
+// change, the rules that were in force come back from memory, with the
+// state of their alerts: their files may already hold the new content.
 func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
 	old := p.cfg
 	if cfg.Storage.Path != old.Storage.Path || cfg.Storage.Retention != old.Storage.Retention {
@@ -253,17 +254,18 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	if (route == nil) != (p.dispatcher == nil) {
 		return errors.New("adding or removing the route needs a restart of tocsin")
 	}
-	oldFiles := p.evaluator.Files()
-	if err := p.evaluator.Update(ruleFiles...); err != nil {
+	ruleSet, err := p.evaluator.Load(ruleFiles...)
+	if err != nil {
 		return err
 	}
+	prevRules := p.evaluator.Swap(ruleSet)
 	if err := p.scheduler.Update(cfg.Probes); err != nil {
-		_ = p.evaluator.Update(oldFiles...)
+		p.evaluator.Restore(prevRules)
 		return err
 	}
 	if p.dispatcher != nil {
 		if err := p.dispatcher.Update(route, receivers); err != nil {
-			_ = p.evaluator.Update(oldFiles...)
+			p.evaluator.Restore(prevRules)
 			_ = p.scheduler.Update(old.Probes)
 			return err
 		}
