@@ -10,8 +10,8 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	amalert "github.com/prometheus/alertmanager/alert"
 	amtemplate "github.com/prometheus/alertmanager/template"
-	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/common/model"
 )
 
@@ -336,9 +336,9 @@ func NewTemplateData(n *Notification) *TemplateData {
 	if err != nil {
 		u = &url.URL{}
 	}
-	alerts := make([]*types.Alert, len(n.Alerts))
+	alerts := make([]*amalert.Alert, len(n.Alerts))
 	for i, a := range n.Alerts {
-		alerts[i] = &types.Alert{Alert: *a}
+		alerts[i] = &amalert.Alert{Alert: *a}
 	}
 	am := (&amtemplate.Template{ExternalURL: u}).Data(n.Receiver, n.GroupLabels, nil, "", alerts...)
 	if n.Status != "" {
