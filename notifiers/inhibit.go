@@ -57,16 +57,33 @@ func NewInhibitor(rules []*configs.InhibitRule) *Inhibitor {
 func (ih *Inhibitor) Observe(alerts ...*model.Alert) {
 	for _, r := range ih.rules {
 		r.mu.Lock()
-		for _, a := range alerts {
-			if !r.source.Matches(a.Labels) {
-				continue
-			}
-			eq := r.equalKey(a.Labels)
-			if r.sources[eq] == nil {
-				r.sources[eq] = map[model.Fingerprint]*model.Alert{}
-			}
-			r.sources[eq][a.Fingerprint()] = a
+		r.add(r.sources, alerts)
+		r.mu.Unlock()
+	}
+}
+
+// add files the alerts that match the rule's source side into sources.
+func (r *inhibitRule) add(sources map[model.Fingerprint]map[model.Fingerprint]*model.Alert, alerts []*model.Alert) {
+	for _, a := range alerts {
+		if !r.source.Matches(a.Labels) {
+			continue
 		}
+		eq := r.equalKey(a.Labels)
+		if sources[eq] == nil {
+			sources[eq] = map[model.Fingerprint]*model.Alert{}
+		}
+		sources[eq][a.Fingerprint()] = a
+	}
+}
+
+// Replace makes alerts the only ones the inhibitor knows of, for a caller
+// that holds every alert: one that left it can no longer inhibit.
+func (ih *Inhibitor) Replace(alerts ...*model.Alert) {
+	for _, r := range ih.rules {
+		sources := map[model.Fingerprint]map[model.Fingerprint]*model.Alert{}
+		r.add(sources, alerts)
+		r.mu.Lock()
+		r.sources = sources
 		r.mu.Unlock()
 	}
 }

@@ -112,4 +112,11 @@ func TestInhibitionEndsWhenTheSourceResolves(t *testing.T) {
 
 	ih.Forget(now.Add(2 * time.Minute))
 	require.Empty(t, ih.rules[0].sources)
+
+	ih.Observe(src)
+	got, _ = ih.Inhibits(target, now)
+	require.True(t, got)
+	ih.Replace(&model.Alert{Labels: model.LabelSet{"alertname": "Other"}, StartsAt: now})
+	got, _ = ih.Inhibits(target, now)
+	require.False(t, got, "an alert that is no longer held no longer inhibits")
 }

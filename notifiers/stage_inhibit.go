@@ -24,12 +24,12 @@ func (s inhibitStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
 	if ih == nil {
 		return d, nil
 	}
-	// The inhibitor learns of every alert the dispatcher holds, in any
-	// group, so a source alert inhibits from the moment it arrives, as
-	// in Alertmanager, not from its own group's first flush.
+	// The inhibitor knows exactly the alerts the dispatcher holds, in any
+	// group, so a source alert inhibits from the moment it arrives, as in
+	// Alertmanager, not from its own group's first flush; and one whose
+	// resolve has been delivered and left no longer inhibits.
 	now := s.d.clock.Now()
-	ih.Forget(now)
-	ih.Observe(held...)
+	ih.Replace(held...)
 	drop := map[model.Fingerprint]bool{}
 	for i, a := range d.f.n.Alerts {
 		if inhibited, _ := ih.Inhibits(a.Labels, now); inhibited {
