@@ -33,7 +33,7 @@ func alertNames(n *Notification) []string {
 func TestInhibitStageLeavesInhibitedAlertsOutUntilTheSourceResolves(t *testing.T) {
 	rec := newRecorder()
 	h := configHarness(t, `global: {replica: eu-1}
-route: {receiver: oncall, group_by: [alertname], group_wait: 0s, group_interval: 1m, repeat_interval: 4h}
+route: {receiver: oncall, group_by: [alertname], group_wait: 1s, group_interval: 1m, repeat_interval: 4h}
 inhibit_rules:
 - source_matchers: [alertname="BrokerDown"]
   target_matchers: [alertname="ProbeFailing"]
@@ -45,7 +45,7 @@ receivers:
 	now := h.clock.Now()
 	source := alert(now, "alertname", "BrokerDown", "service", "broker")
 	h.d.Send(source, alert(now, "alertname", "ProbeFailing", "service", "broker"), alert(now, "alertname", "ProbeFailing", "service", "api"))
-	h.clock.Advance(0)
+	h.clock.Advance(time.Second)
 	h.waitFlushes(t, 2)
 	got := map[string][]string{}
 	for _, n := range rec.received() {
@@ -78,7 +78,7 @@ func TestInhibitStageSendsNothingWhenEveryAlertIsInhibited(t *testing.T) {
 route:
   receiver: oncall
   group_by: [alertname]
-  group_wait: 0s
+  group_wait: 1s
   group_interval: 1m
   routes:
   - {matchers: [alertname="BrokerDown"], group_wait: 10s}
@@ -92,10 +92,10 @@ receivers:
 	// The source's own group waits longer than the target's: it inhibits
 	// from the moment it arrives all the same.
 	h.d.Send(alert(now, "alertname", "BrokerDown"), alert(now, "alertname", "ProbeFailing"))
-	h.clock.Advance(0)
+	h.clock.Advance(time.Second)
 	h.waitFlushes(t, 1)
 	require.Empty(t, rec.received())
-	h.clock.Advance(10 * time.Second)
+	h.clock.Advance(9 * time.Second)
 	h.waitFlushes(t, 1)
 	require.Len(t, rec.received(), 1)
 	require.Equal(t, []string{"BrokerDown/"}, alertNames(rec.received()[0]))

@@ -23,7 +23,7 @@ time_intervals:
 route:
   receiver: oncall
   group_by: [alertname]
-  group_wait: 0s
+  group_wait: 1s
   group_interval: 30m
   routes:
   - {matchers: [team="db"], mute_time_intervals: [night-maintenance]}
@@ -41,7 +41,7 @@ receivers:
 		alerts = append(alerts, a)
 	}
 	h.d.Send(alerts...)
-	h.clock.Advance(0)
+	h.clock.Advance(time.Second)
 	h.waitFlushes(t, 3)
 	var names []string
 	for _, n := range rec.received() {
