@@ -8,6 +8,7 @@ import (
 	texttemplate "text/template"
 
 	amtemplate "github.com/prometheus/alertmanager/template"
+	"go.yaml.in/yaml/v3"
 )
 
 // TemplateField is one message template of an integration as written in
@@ -20,6 +21,21 @@ type TemplateField struct {
 	// HTML tells that the field renders as HTML (an email body).
 	HTML bool
 	Pos  Error
+	// offset is where the text starts from Pos.Column when it is written
+	// on one line in the file (1 past a quote), or -1.
+	offset int
+}
+
+// At places a problem at line and column col (counted from 0, as Go's
+// templates report them) of the template text. The column is exact for a
+// template written on one line, plain or quoted without escapes; anywhere
+// else the problem is placed at the field.
+func (f TemplateField) At(line, col int) Error {
+	e := f.Pos
+	if f.offset >= 0 && line == 1 {
+		e.Column += f.offset + col
+	}
+	return e
 }
 
 // TemplateFields returns every message template of every integration of a
@@ -27,9 +43,22 @@ type TemplateField struct {
 func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
 
 func (v *validator) addTemplateField(ptr any, text, key string) {
-	f := TemplateField{Key: key, Text: text, HTML: key == "html", Pos: Error{File: v.file}}
-	if n := v.pos.of(ptr); n != nil {
-		f.Pos.Line, f.Pos.Column = n.Line, n.Column
+	f := TemplateField{Key: key, Text: text, HTML: key == "html", Pos: Error{File: v.file}, offset: -1}
+	n := v.pos.of(ptr)
+	if n == nil {
+		return // a default (pagerduty's client), not the user's
+	}
+	f.Pos.Line, f.Pos.Column = n.Line, n.Column
+	// Escapes inside quotes would shift the columns: only texts without
+	// them are placed inside.
+	oneLine := n.Kind == yaml.ScalarNode && !strings.Contains(text, "\n")
+	switch {
+	case oneLine && n.Style == 0:
+		f.offset = 0
+	case oneLine && n.Style == yaml.SingleQuotedStyle && !strings.Contains(text, "'"):
+		f.offset = 1
+	case oneLine && n.Style == yaml.DoubleQuotedStyle && !strings.ContainsAny(text, "\"\\"):
+		f.offset = 1
 	}
 	v.templateFields = append(v.templateFields, f)
 }

@@ -181,7 +181,7 @@ receivers:
 	require.NoError(t, err)
 	errs := notifiers.CheckTemplates(cfg)
 	require.Len(t, errs, 2, "%v", errs)
-	require.Contains(t, errs[0].Error(), file+`:9:11: text: template cannot render:`)
+	require.Contains(t, errs[0].Error(), file+`:9:54: text: template cannot render:`, "the column points inside the template")
 	require.Contains(t, errs[0].Error(), `template "team.text" not defined`)
 	require.Contains(t, errs[1].Error(), file+`:13:7: details.broken: template cannot render: line 1:16: <.CommonLabels.Nope.Deeper>: can't evaluate field Deeper`)
 }

@@ -3,6 +3,8 @@ package notifiers
 import (
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 )
@@ -16,6 +18,10 @@ func TemplatesFromConfig(cfg *configs.Config, log *slog.Logger) (*Templates, err
 	}
 	return NewTemplates(paths, log)
 }
+
+// templateErrorAt finds the place inside the template text that Go's
+// templates give ("line 1:12: ...", as Template.render words it).
+var templateErrorAt = regexp.MustCompile(`^line (\d+):(\d+):`)
 
 // CheckTemplates renders every message template of every integration of
 // cfg against sample data, firing and resolved, and reports each one that
@@ -31,6 +37,11 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 	for _, f := range cfg.TemplateFields() {
 		if _, err := ts.parse(f.Text, "", f.HTML); err != nil {
 			e := f.Pos
+			if m := templateErrorAt.FindStringSubmatch(err.Error()); m != nil {
+				line, _ := strconv.Atoi(m[1])
+				col, _ := strconv.Atoi(m[2])
+				e = f.At(line, col)
+			}
 			e.Msg = fmt.Sprintf("%s: template cannot render: %v", f.Key, err)
 			errs = append(errs, &e)
 		}

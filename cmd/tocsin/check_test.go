@@ -115,5 +115,5 @@ receivers:
 	code, out, errOut = runCLI(t, "check", "config", bad)
 	require.Equal(t, 1, code)
 	require.NotContains(t, out, "OK")
-	require.Equal(t, bad+`:8:18: description: template cannot render: line 1:12: <{{template "pagerduty.default.summary" .}}>: template "pagerduty.default.summary" not defined`, strings.TrimSpace(errOut))
+	require.Equal(t, bad+`:8:31: description: template cannot render: line 1:12: <{{template "pagerduty.default.summary" .}}>: template "pagerduty.default.summary" not defined`, strings.TrimSpace(errOut))
 }
