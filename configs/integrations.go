@@ -267,36 +267,43 @@ func (r *ReceiverConfig) validateIntegrations(v *validator) {
 	r.orderIntegrations(v)
 	for _, c := range r.PagerDutyConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.SlackConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.OpsgenieConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.WebhookConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.EmailConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.MSTeamsConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.TwilioConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}

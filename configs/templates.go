@@ -20,7 +20,10 @@ type TemplateField struct {
 	Text string
 	// HTML tells that the field renders as HTML (an email body).
 	HTML bool
-	Pos  Error
+	// SendResolved tells that the integration is told of resolved alerts,
+	// so the template renders resolved notifications too.
+	SendResolved bool
+	Pos          Error
 	// offset is where the text starts from Pos.Column when it is written
 	// on one line in the file (1 past a quote), or -1.
 	offset int
@@ -43,7 +46,7 @@ func (f TemplateField) At(line, col int) Error {
 func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
 
 func (v *validator) addTemplateField(ptr any, text, key string) {
-	f := TemplateField{Key: key, Text: text, HTML: key == "html", Pos: Error{File: v.file}, offset: -1}
+	f := TemplateField{Key: key, Text: text, HTML: key == "html", SendResolved: v.sendResolved, Pos: Error{File: v.file}, offset: -1}
 	n := v.pos.of(ptr)
 	if n == nil {
 		return // a default (pagerduty's client), not the user's

@@ -16,8 +16,10 @@ type validator struct {
 	*collector
 	pos positions
 	dir string
-	// templateFields collects every message template met, for the render check.
+	// templateFields collects every message template met, for the render
+	// check; sendResolved is the setting of the integration being checked.
 	templateFields []TemplateField
+	sendResolved   bool
 }
 
 // errorf records a problem with the value ptr points to. When that value was

@@ -181,9 +181,9 @@ type Template struct {
 
 // Parse prepares text (a user's template) for rendering; an empty text
 // renders the default template named fallback. The text is rendered once
-// against sample data, so that a template that cannot render is refused
-// here, where the config is loaded, rather than when it pages. A nil set
-// has only the default templates.
+// against a sample firing notification, so that a template that cannot
+// render is refused here, where the config is loaded, rather than when it
+// pages. A nil set has only the default templates.
 func (ts *Templates) Parse(text, fallback string) (*Template, error) {
 	return ts.parse(text, fallback, false)
 }
@@ -194,6 +194,11 @@ func (ts *Templates) ParseHTML(text, fallback string) (*Template, error) {
 }
 
 func (ts *Templates) parse(text, fallback string, html bool) (*Template, error) {
+	return ts.check(text, fallback, html, model.AlertFiring)
+}
+
+// check is parse with the sample notifications of the given statuses.
+func (ts *Templates) check(text, fallback string, html bool, statuses ...model.AlertStatus) (*Template, error) {
 	set, err := ts.orDefault()
 	if err != nil {
 		return nil, err
@@ -202,7 +207,7 @@ func (ts *Templates) parse(text, fallback string, html bool) (*Template, error) 
 	if text == "" && fallback != "" {
 		t.text = callTemplate(fallback)
 	}
-	for _, status := range []model.AlertStatus{model.AlertFiring, model.AlertResolved} {
+	for _, status := range statuses {
 		if _, err := t.render(t.text, SampleTemplateData(status)); err != nil {
 			return nil, err
 		}

@@ -185,3 +185,22 @@ receivers:
 	require.Contains(t, errs[0].Error(), `template "team.text" not defined`)
 	require.Contains(t, errs[1].Error(), file+`:13:7: details.broken: template cannot render: line 1:16: <.CommonLabels.Nope.Deeper>: can't evaluate field Deeper`)
 }
+
+func TestResolvedNotificationsAreCheckedOnlyWhereTheyAreSent(t *testing.T) {
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: r}
+receivers:
+- name: r
+  slack_configs:
+  - api_url: http://slack.example/hook
+    title: '{{ (index .Alerts.Firing 0).Labels.alertname }}'
+  - api_url: http://slack.example/hook
+    send_resolved: true
+    title: '{{ (index .Alerts.Firing 0).Labels.alertname }}'
+`))
+	require.NoError(t, err)
+	errs := notifiers.CheckTemplates(cfg)
+	require.Len(t, errs, 1, "%v", errs)
+	require.Contains(t, errs[0].Error(), "tocsin.yml:10:17: title: template cannot render:")
+	require.Contains(t, errs[0].Error(), "index out of range")
+}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/tocsin-alerting/tocsin/configs"
 )
 
@@ -24,10 +26,11 @@ func TemplatesFromConfig(cfg *configs.Config, log *slog.Logger) (*Templates, err
 var templateErrorAt = regexp.MustCompile(`^line (\d+):(\d+):`)
 
 // CheckTemplates renders every message template of every integration of
-// cfg against sample data, firing and resolved, and reports each one that
-// fails at its place in the file. The integrations run the same check when
-// they are built, so a config that passes it does not fail to render
-// when it pages.
+// cfg against a sample firing notification, and a resolved one for the
+// integrations with send_resolved, and reports each template that fails at
+// its place in the file. The integrations render the firing sample when
+// they are built; a template that passed this check and still fails on
+// real alerts sends its default text instead.
 func CheckTemplates(cfg *configs.Config) configs.Errors {
 	ts, err := TemplatesFromConfig(cfg, nil)
 	if err != nil {
@@ -35,7 +38,11 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 	}
 	var errs configs.Errors
 	for _, f := range cfg.TemplateFields() {
-		if _, err := ts.parse(f.Text, "", f.HTML); err != nil {
+		statuses := []model.AlertStatus{model.AlertFiring}
+		if f.SendResolved {
+			statuses = append(statuses, model.AlertResolved)
+		}
+		if _, err := ts.check(f.Text, "", f.HTML, statuses...); err != nil {
 			e := f.Pos
 			if m := templateErrorAt.FindStringSubmatch(err.Error()); m != nil {
 				line, _ := strconv.Atoi(m[1])

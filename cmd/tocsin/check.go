@@ -28,9 +28,10 @@ on stderr as FILE:LINE:COL: message, not only the first. Exit status is 0
 when all files are valid and 1 otherwise. Secret files named by *_file keys
 are read, so a missing secret is found here rather than at start-up.
 
-Every message template of every integration is rendered against sample
-alerts, firing and resolved, with the templates: files; a template that
-cannot render is an error at its place in the file.
+Every message template of every integration is rendered, with the
+templates: files, against sample alerts: firing, and resolved where the
+integration has send_resolved; a template that cannot render is an error at
+its place in the file.
 
 Settings that are valid but can delay or hide a page (a paging route
 without group_by, group_wait or group_interval over a minute on a paging
