@@ -48,6 +48,10 @@ type Options struct {
 	// the wait stage holds each notification back Position × PeerTimeout.
 	Position    func() int
 	PeerTimeout time.Duration
+	// Ready, when set, blocks notifications until the cluster's gossip has
+	// settled (or ctx ends), so that a starting replica first learns what
+	// its peers already sent.
+	Ready func(ctx context.Context) error
 	// RestoreGrace, when set, bounds how long an alert restored after a
 	// restart stays firing unless it is sent again: the rules re-derive
 	// the alerts that still fire, and an alert they no longer say resolves

@@ -46,6 +46,7 @@ type State struct {
 	log        map[logGroup]map[integrationKey]*logEntry
 	groups     map[logGroup]*groupRecord
 	retryAfter map[healthKey]time.Time
+	broadcast  func([]byte)
 }
 
 // groupRecord is what a group has told, or is telling, one receiver: its
@@ -260,7 +261,9 @@ func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 		ops = append(ops, putOp(bucketGroups, groupDBKey(g), rec))
 	}
 	s.mu.Unlock()
-	return s.commit(ops...)
+	err := s.commit(ops...)
+	s.gossip(g, k, e)
+	return err
 }
 
 // startFlush stores a group's alerts and marks a delivery pending for each

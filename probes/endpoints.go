@@ -37,6 +37,7 @@ type Endpoints struct {
 	mu         sync.RWMutex
 	webhooks   map[string]*webhookTarget
 	heartbeats map[string]*heartbeatState
+	onBeat     func(probe string, at time.Time)
 }
 
 // NewEndpoints returns empty Endpoints; now is the clock (nil: time.Now).
@@ -193,12 +194,13 @@ func (e *Endpoints) serveHeartbeat(w http.ResponseWriter, r *http.Request, probe
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
-	s.mu.Lock()
-	s.last = e.now()
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	at := e.now()
+	s.beat(at)
+	e.mu.RLock()
+	onBeat := e.onBeat
+	e.mu.RUnlock()
+	if onBeat != nil {
+		onBeat(probe, at)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -176,4 +177,101 @@ func cpuTime() time.Duration {
 
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+const (
+	outageProbes  = 1_000
+	outageHistory = 10 * time.Minute // of healthy results every second before the outage
+)
+
+// outageSeries are the series one round-trip probe writes per result.
+type outageSeries struct {
+	success, duration, roundtrip, failures labels.Labels
+}
+
+func newOutageSeries(i int) outageSeries {
+	base := labels.FromStrings("probe", fmt.Sprintf("broker-%d", i), "kind", "roundtrip", "replica", "eu-1", "service", "devices")
+	b := labels.NewBuilder(base)
+	return outageSeries{
+		success:   b.Set("__name__", "probe_success").Labels(),
+		duration:  b.Set("__name__", "probe_duration_seconds").Labels(),
+		roundtrip: b.Set("__name__", "probe_roundtrip_seconds").Labels(),
+		failures:  b.Set("__name__", "probe_failures_total").Set("reason", "timeout").Labels(),
+	}
+}
+
+// BenchmarkMassOutage breaks 1,000 round-trip probes at once under the
+// shipped liveness pack, after ten minutes of healthy history. One op is
+// one second of the outage: every probe reports a failure (1 ms apart) and
+// each result is recorded and triggers the rules. The evaluator runs as
+// Run does: a pass as soon as a trigger finds it idle, and triggers that
+// arrive while a pass runs (as long as the pass took) wait for the next.
+// It reports the rule evaluations and the CPU time per trigger, regular
+// evaluations left out.
+func BenchmarkMassOutage(b *testing.B) {
+	dir := b.TempDir()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rec.Close() })
+	clock := &fakeClock{t: t0}
+	reg := prometheus.NewRegistry()
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files: []string{"../configs/rules/liveness.yml"},
+		// Regular evaluations cost the same in an outage as without one;
+		// leave them out so the figures are what the outage adds.
+		Interval:       time.Hour,
+		ExternalLabels: labels.FromStrings("replica", "eu-1"),
+		Storage:        rec,
+		Alerts:         func(context.Context, []*model.Alert) {},
+		Now:            clock.Now,
+		Registerer:     reg,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	probes := make([]outageSeries, outageProbes)
+	for i := range probes {
+		probes[i] = newOutageSeries(i)
+	}
+	healthy := make([]Sample, 0, 3*outageProbes)
+	for _, p := range probes {
+		healthy = append(healthy, Sample{p.success, 1}, Sample{p.duration, 0.05}, Sample{p.roundtrip, 0.04})
+	}
+	for range int(outageHistory / time.Second) {
+		if err := rec.Record(clock.Add(time.Second), healthy); err != nil {
+			b.Fatal(err)
+		}
+		ev.pass(ctx, false)
+	}
+
+	evals := func() float64 { return counterValue(b, reg, "prometheus_rule_evaluations_total") }
+	failures := 0.0
+	step := time.Second / outageProbes
+	var busyUntil time.Time
+	before := evals()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		failures++
+		for _, p := range probes {
+			now := clock.Add(step)
+			err := rec.Record(now, []Sample{{p.success, 0}, {p.duration, 0.9}, {p.failures, failures}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev.Trigger([]labels.Labels{p.success, p.duration, p.failures})
+			if now.Before(busyUntil) {
+				continue
+			}
+			began := time.Now()
+			ev.pass(ctx, false)
+			busyUntil = now.Add(time.Since(began))
+		}
+	}
+	triggers := float64(b.N * outageProbes)
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/triggers, "cpu-µs/trigger")
+	b.ReportMetric((evals()-before)/triggers, "rule-evals/trigger")
 }

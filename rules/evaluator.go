@@ -52,6 +52,11 @@ const (
 	// second per group when every probe fails at once, while a first
 	// failure after a quiet spell is still evaluated at once.
 	DefaultMinTriggerSpacing = 250 * time.Millisecond
+	// triggerDutyCycle: the spacing between triggered evaluations of a
+	// group is also at least this many times its last evaluation's
+	// duration, so that triggers keep one group busy a fifth of the time
+	// at most, however expensive its rules become in a storm.
+	triggerDutyCycle = 4
 )
 
 // AlertFunc receives the alerts of one evaluation pass: firing alerts, and
@@ -113,7 +118,9 @@ type EvaluatorOptions struct {
 	RestoreWindow time.Duration
 	// MinTriggerSpacing is the shortest time between two triggered
 	// evaluations of one group; triggers in between are merged into one
-	// evaluation at the end of it. Zero means DefaultMinTriggerSpacing.
+	// evaluation at the end of it. The spacing also grows to four times
+	// the group's last evaluation duration. Zero means
+	// DefaultMinTriggerSpacing.
 	MinTriggerSpacing time.Duration
 }
 
@@ -159,9 +166,10 @@ type group struct {
 	g         *promrules.Group
 	key       string
 	selectors [][]*labels.Matcher
-	next      time.Time // next regular evaluation
-	last      time.Time // last evaluation timestamp
-	evaluated time.Time // clock time of the last evaluation, for trigger spacing
+	next      time.Time     // next regular evaluation
+	last      time.Time     // last evaluation timestamp
+	evaluated time.Time     // clock time of the last evaluation, for trigger spacing
+	took      time.Duration // how long the last evaluation took
 	// restore: restore the `for` state of alerts that become active (see
 	// restoreForState); restored names the alerts already restored.
 	restore  bool
@@ -476,14 +484,13 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 
 	now := e.now()
 	groups := e.set.groups
-	spacing := e.opts.MinTriggerSpacing
 	var due, held []*group
 	for _, g := range groups {
 		_, trig := triggered[g]
 		switch {
 		case all || !now.Before(g.next):
 			due = append(due, g)
-		case trig && now.Before(g.evaluated.Add(spacing)):
+		case trig && now.Before(e.nextTriggered(g)):
 			// Evaluated a moment ago: the triggers of a storm wait for
 			// one evaluation at the end of the spacing.
 			held = append(held, g)
@@ -507,9 +514,14 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 		wait = min(wait, g.next.Sub(now))
 	}
 	for _, g := range held {
-		wait = min(wait, g.evaluated.Add(spacing).Sub(now))
+		wait = min(wait, e.nextTriggered(g).Sub(now))
 	}
 	return max(wait, time.Millisecond)
+}
+
+// nextTriggered is the earliest time a trigger may evaluate g again.
+func (e *Evaluator) nextTriggered(g *group) time.Time {
+	return g.evaluated.Add(max(e.opts.MinTriggerSpacing, triggerDutyCycle*g.took))
 }
 
 // evalGroups evaluates groups at now. Groups are independent, as in
@@ -548,6 +560,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 	}
 	buf := &alertBuffer{}
 	gctx := context.WithValue(ctx, alertBufferKey{}, buf)
+	began := time.Now()
 	promrules.DefaultEvalIterationFunc(gctx, g.g, ts)
 	if g.restore {
 		if g.restoreForState(ts) {
@@ -562,7 +575,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 			g.restore, g.restored = false, nil
 		}
 	}
-	g.last, g.evaluated = ts, now
+	g.last, g.evaluated, g.took = ts, now, time.Since(began)
 	if !now.Before(g.next) {
 		g.next = now.Add(g.g.Interval())
 	}

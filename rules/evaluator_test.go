@@ -379,7 +379,7 @@ func TestTriggersCoalesce(t *testing.T) {
 }
 
 // counterValue sums a counter family of reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -652,4 +652,45 @@ func TestRestoreBringsBackTheExactPreviousRules(t *testing.T) {
 	require.Empty(t, h.step(t, 0), "59s pending of the restored rule's minute")
 	clock.Add(time.Second)
 	require.Len(t, h.step(t, 0), 1)
+}
+
+// TestTriggersAreSpacedPerGroup: the first trigger after a quiet spell
+// evaluates at once; triggers within the spacing wait for one evaluation
+// at its end; a group whose rules read the series only over a range is
+// left to its interval.
+func TestTriggersAreSpacedPerGroup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, writeRules(t, dir, `groups:
+- name: failing
+  rules:
+  - alert: Failing
+    expr: probe_success == 0
+- name: missing
+  rules:
+  - alert: Missing
+    expr: present_over_time(probe_success[1h]) unless present_over_time(probe_success[1m])
+`), clock)
+	defer h.close(t)
+	ctx := context.Background()
+	h.ev.pass(ctx, false) // start-up evaluation of both groups
+
+	steps := []struct {
+		advance time.Duration
+		failing time.Time     // last evaluation of the group "failing" after the pass
+		wait    time.Duration // until the pass is needed again
+	}{
+		{time.Second, t0.Add(time.Second), time.Hour - time.Second},                                 // quiet before: at once
+		{100 * time.Millisecond, t0.Add(time.Second), 150 * time.Millisecond},                       // held until 250ms after
+		{100 * time.Millisecond, t0.Add(time.Second), 50 * time.Millisecond},                        // still held
+		{50 * time.Millisecond, t0.Add(1250 * time.Millisecond), time.Hour - 1250*time.Millisecond}, // one evaluation for three triggers
+	}
+	for i, s := range steps {
+		clock.Add(s.advance)
+		h.probe(t, "api", 0)
+		require.Equal(t, s.wait, h.ev.pass(ctx, false), "step %d", i)
+		require.Equal(t, s.failing, lastEval(h.ev, "failing"), "step %d", i)
+		require.Equal(t, t0, lastEval(h.ev, "missing"), "step %d: range-only rules wait for the tick", i)
+	}
 }

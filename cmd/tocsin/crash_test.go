@@ -171,10 +171,14 @@ func TestKill9NeitherLosesNorRepeatsAPage(t *testing.T) {
 	require.True(t, pages[1].resolved, "and, since the target is healthy, resolved")
 
 	// A delivered page, then kill -9 and a restart while the target stays
-	// down: the rules fire again, and the vendor hears nothing new.
+	// down: the rules fire again, and the vendor hears nothing new. The
+	// kill waits until tocsin counts the page as accepted, which it does
+	// once the acceptance is on disk; a kill between the vendor's answer
+	// and that write may repeat the page once (see make crash-test).
 	r.targets[0].Store(true)
 	pages = r.waitPages(v, "t0", 3, 30*time.Second)
 	require.False(t, pages[2].resolved)
+	waitMetricAtLeast(t, r.base, `tocsin_notifications_total{integration="webhook",outcome="accepted",receiver="oncall"}`, 1)
 	r.kill()
 	r.start()
 	waitMetricAtLeast(t, r.base, "tocsin_dispatcher_alerts_received_total", 1) // firing again in the new process

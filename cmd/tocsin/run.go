@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/spf13/cobra"
 
+	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -41,6 +42,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
 	flags.String("web.external-url", "", "URL under which people reach tocsin; pages link to it (default: http://<host name>:<port>)")
 	addLogFlags(flags)
+	addClusterFlags(flags)
 	v := bindSettings(flags)
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -58,10 +60,15 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			versioncollector.NewCollector("tocsin"),
 		)
 		listen := v.GetString("web.listen-address")
+		var peer *cluster.Settings
+		if cs := clusterSettings(v); cs.ListenAddress != "" {
+			peer = &cs
+		}
 		p := pipeline.New(pipeline.Settings{
 			StoragePath: v.GetString("storage.path"),
 			ExternalURL: externalURL(v.GetString("web.external-url"), listen),
 			Registerer:  reg,
+			Cluster:     peer,
 		}, logger)
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
 		logger.Info("starting tocsin", "version", version.Info(), "build", version.BuildContext())

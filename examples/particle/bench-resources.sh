@@ -20,6 +20,8 @@ MQTT_VERSION=${MQTT_VERSION:-3.1.1}
 RULES=${RULES:-liveness}
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=bench-lib.sh
+. examples/particle/bench-lib.sh
 root=$(pwd)
 command -v mosquitto >/dev/null || { echo "mosquitto is not installed" >&2; exit 1; }
 [ -x bin/tocsin ] || make build >/dev/null
@@ -28,45 +30,16 @@ work=$(mktemp -d)
 broker_pid=
 tocsin_pid=
 cleanup() {
-	[ -n "$tocsin_pid" ] && kill "$tocsin_pid" 2>/dev/null && wait "$tocsin_pid" 2>/dev/null
-	[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+	stop "$tocsin_pid" "$broker_pid"
 	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a port of 127.0.0.1 that nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	exit 1
-}
-
 mqtt_port=$(free_port)
 web_port=$(free_port)
 
-cat >"$work/mosquitto.conf" <<EOF
-listener $mqtt_port 127.0.0.1
-allow_anonymous true
-persistence false
-log_dest stderr
-log_type error
-log_type warning
-EOF
-mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
-broker_pid=$!
-for _ in $(seq 50); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null && break
-	kill -0 "$broker_pid" 2>/dev/null || { echo "mosquitto exited:"; cat "$work/mosquitto.log"; exit 1; }
-	sleep 0.1
-done
+start_mosquitto "$mqtt_port"
 
 mkdir -p "$work/rules"
 case $RULES in
@@ -74,40 +47,8 @@ liveness) cp configs/rules/liveness.yml "$work/rules/" ;;
 none) ;;
 *) echo "RULES must be liveness or none" >&2; exit 1 ;;
 esac
-{
-	cat <<EOF
-global:
-  replica: bench-1
-storage: {path: data/, retention: 1h}
-rule_files: [$([ "$RULES" = none ] || echo 'rules/*.yml')]
-evaluation_interval: 5s
-probes:
-EOF
-	for i in $(seq 1 "$N"); do
-		cat <<EOF
-- name: rt-$i
-  interval: 1s
-  timeout: 900ms
-  labels: {service: broker}
-  roundtrip:
-    send:   {mqtt: {url: 'tcp://127.0.0.1:$mqtt_port', topic: bench/$i, qos: 1, protocol_version: '$MQTT_VERSION'}}
-    expect: {mqtt: {url: 'tcp://127.0.0.1:$mqtt_port', topic: bench/$i, qos: 1, protocol_version: '$MQTT_VERSION'}}
-EOF
-	done
-	cat <<EOF
-route:
-  receiver: sink
-  group_by: [alertname, probe]
-  group_wait: 0s
-receivers:
-- name: sink
-  webhook_configs: [{url: 'http://127.0.0.1:9/'}]
-EOF
-} >"$work/tocsin.yml"
-
-bin/tocsin run --config.file="$work/tocsin.yml" --web.listen-address="127.0.0.1:$web_port" \
-	--log.level=warn >"$work/tocsin.log" 2>&1 &
-tocsin_pid=$!
+write_config "$([ "$RULES" = none ] || echo 'rules/*.yml')" 'http://127.0.0.1:9/'
+start_tocsin
 
 metric_count() { # metric_count VALUE: probes whose probe_success has VALUE
 	curl -fsS "http://127.0.0.1:$web_port/metrics" 2>/dev/null | grep -c "^probe_success{.*} $1\$" || true
@@ -119,14 +60,6 @@ sleep "$SETTLE"
 kill -0 "$tocsin_pid" 2>/dev/null || { echo "tocsin exited:"; cat "$work/tocsin.log"; exit 1; }
 
 hz=$(getconf CLK_TCK)
-ticks() { # utime + stime of a process, in clock ticks
-	local s
-	s=$(cat "/proc/$1/stat")
-	s=${s##*) } # the fields after the command name
-	read -r -a f <<<"$s"
-	echo $((f[11] + f[12]))
-}
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 metric_sum() { # metric_sum NAME: sum of a metric's series
 	curl -fsS "http://127.0.0.1:$web_port/metrics" 2>/dev/null |
 		awk -v n="$1" '$1 == n || index($1, n "{") == 1 {s += $NF} END {printf "%f\n", s}'

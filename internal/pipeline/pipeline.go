@@ -18,6 +18,7 @@ import (
 	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -38,6 +39,11 @@ type Settings struct {
 	// HTTPClient, when set, is used for every vendor call instead of the
 	// clients built from each integration's http_config.
 	HTTPClient *http.Client
+	// Cluster, when set, makes this replica a member of a cluster, named
+	// after global.replica: the notification log and heartbeats are
+	// gossiped, notifications wait for this replica's position, alerts lose
+	// the replica label (see sendAlerts) and ReplicaDown watches the peers.
+	Cluster *cluster.Settings
 	// OnResult, when set, sees every probe result after it is recorded
 	// (the demo prints them); it runs on the probe's goroutine.
 	OnResult func(probes.Result)
@@ -60,6 +66,7 @@ type Pipeline struct {
 	evaluator  *rules.Evaluator
 	dispatcher *notifiers.Dispatcher
 	state      *notifiers.State
+	peer       *cluster.Peer
 	running    bool
 
 	outcomes outcomes
@@ -218,6 +225,19 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			cleanup = append(cleanup, func() { _ = p.state.Close() })
 			opts.State = p.state
 		}
+		if p.settings.Cluster != nil {
+			cs := *p.settings.Cluster
+			cs.Name = cfg.Global.Replica
+			if p.peer, err = cluster.Join(cs, p.logger.With("component", "cluster"), reg); err != nil {
+				return fail(err)
+			}
+			cleanup = append(cleanup, func() { _ = p.peer.Close() })
+			peer := p.peer
+			opts.State.SetBroadcast(peer.Replicate("nfl", opts.State))
+			opts.Position, opts.PeerTimeout, opts.Ready = peer.Position, peer.PeerTimeout(), peer.WaitReady
+			opts.ExternalLabels = extLabels.Clone()
+			delete(opts.ExternalLabels, "replica")
+		}
 		if p.dispatcher, err = notifiers.NewDispatcher(route, receivers, opts); err != nil {
 			return fail(err)
 		}
@@ -235,6 +255,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(fmt.Errorf("register probe metrics: %w", err))
 		}
 	}
+	p.replicateHeartbeats(sched)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
 	return nil
 }
@@ -351,11 +372,28 @@ func (o *outcomes) wake(probe string, success bool) bool {
 	return !success || !seen || !prev
 }
 
-// sendAlerts hands the evaluator's alerts to the dispatcher.
+// sendAlerts hands the evaluator's alerts to the dispatcher. In a cluster
+// the same alert comes from every replica that sees the probe fail; with
+// the replica label it would be one alert per replica, each paging on its
+// own. So, as Prometheus HA pairs do with alert_relabel_configs, the label
+// leaves the alert's identity and becomes the annotation `replica`, which
+// notifications still show.
 func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
-	if p.dispatcher != nil && len(alerts) > 0 {
-		p.dispatcher.Send(alerts...)
+	if p.dispatcher == nil || len(alerts) == 0 {
+		return
 	}
+	if p.peer != nil {
+		for _, a := range alerts {
+			if r, ok := a.Labels["replica"]; ok {
+				delete(a.Labels, "replica")
+				if a.Annotations == nil {
+					a.Annotations = model.LabelSet{}
+				}
+				a.Annotations["replica"] = r
+			}
+		}
+	}
+	p.dispatcher.Send(alerts...)
 }
 
 // Handler serves the probes' push endpoints (webhooks and heartbeats);
@@ -397,6 +435,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		dispDone.Go(func() { _ = disp.Run(dispCtx) })
 	}
 	evDone.Go(func() { _ = ev.Run(evCtx) })
+	evDone.Go(func() { p.watchPeers(evCtx) })
 
 	// The scheduler returns once ctx ends and every probe has stopped, so
 	// no result arrives after this.
@@ -405,6 +444,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	evDone.Wait()
 	stopDisp()
 	dispDone.Wait()
+	if p.peer != nil {
+		_ = p.peer.Close()
+	}
 	if err := p.state.Close(); err != nil {
 		return fmt.Errorf("close notification state: %w", err)
 	}
