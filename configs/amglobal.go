@@ -9,19 +9,22 @@ import (
 // receivers written for Alertmanager, which leave these out of each
 // integration, paste in unchanged. A value set on an integration wins.
 type IntegrationDefaults struct {
-	SlackAPIURL          config.Secret `yaml:"slack_api_url,omitempty"`
-	SlackAPIURLFile      string        `yaml:"slack_api_url_file,omitempty"`
-	PagerDutyURL         string        `yaml:"pagerduty_url,omitempty"`
-	OpsgenieAPIURL       string        `yaml:"opsgenie_api_url,omitempty"`
-	OpsgenieAPIKey       config.Secret `yaml:"opsgenie_api_key,omitempty"`
-	OpsgenieAPIKeyFile   string        `yaml:"opsgenie_api_key_file,omitempty"`
-	SMTPFrom             string        `yaml:"smtp_from,omitempty"`
-	SMTPHello            string        `yaml:"smtp_hello,omitempty"`
-	SMTPSmarthost        string        `yaml:"smtp_smarthost,omitempty"`
-	SMTPAuthUsername     string        `yaml:"smtp_auth_username,omitempty"`
-	SMTPAuthPassword     config.Secret `yaml:"smtp_auth_password,omitempty"`
-	SMTPAuthPasswordFile string        `yaml:"smtp_auth_password_file,omitempty"`
-	SMTPRequireTLS       TLSPolicy     `yaml:"smtp_require_tls,omitempty"`
+	// HTTPConfig is the http_config of every HTTP integration that has
+	// none of its own.
+	HTTPConfig           *config.HTTPClientConfig `yaml:"http_config,omitempty"`
+	SlackAPIURL          config.Secret            `yaml:"slack_api_url,omitempty"`
+	SlackAPIURLFile      string                   `yaml:"slack_api_url_file,omitempty"`
+	PagerDutyURL         string                   `yaml:"pagerduty_url,omitempty"`
+	OpsgenieAPIURL       string                   `yaml:"opsgenie_api_url,omitempty"`
+	OpsgenieAPIKey       config.Secret            `yaml:"opsgenie_api_key,omitempty"`
+	OpsgenieAPIKeyFile   string                   `yaml:"opsgenie_api_key_file,omitempty"`
+	SMTPFrom             string                   `yaml:"smtp_from,omitempty"`
+	SMTPHello            string                   `yaml:"smtp_hello,omitempty"`
+	SMTPSmarthost        string                   `yaml:"smtp_smarthost,omitempty"`
+	SMTPAuthUsername     string                   `yaml:"smtp_auth_username,omitempty"`
+	SMTPAuthPassword     config.Secret            `yaml:"smtp_auth_password,omitempty"`
+	SMTPAuthPasswordFile string                   `yaml:"smtp_auth_password_file,omitempty"`
+	SMTPRequireTLS       TLSPolicy                `yaml:"smtp_require_tls,omitempty"`
 }
 
 // applyIntegrationGlobals copies the global defaults that are not
@@ -32,6 +35,11 @@ func (c *Config) applyIntegrationGlobals() {
 	for _, r := range c.Receivers {
 		if r == nil {
 			continue
+		}
+		for _, hc := range r.httpConfigs() {
+			if *hc == nil {
+				*hc = g.HTTPConfig // shared, and checked once
+			}
 		}
 		for _, pd := range r.PagerDutyConfigs {
 			if pd != nil && pd.URL == "" {
@@ -66,6 +74,7 @@ func (c *Config) applyIntegrationGlobals() {
 // integrations are validated, which then find them as if written there.
 func (c *Config) validateIntegrationGlobals(v *validator) {
 	g := &c.Global.IntegrationDefaults
+	v.httpConfig(g.HTTPConfig)
 	v.secret(&c.Global, &g.SlackAPIURL, &g.SlackAPIURLFile, "slack_api_url", false)
 	v.secret(&c.Global, &g.OpsgenieAPIKey, &g.OpsgenieAPIKeyFile, "opsgenie_api_key", false)
 	v.secret(&c.Global, &g.SMTPAuthPassword, &g.SMTPAuthPasswordFile, "smtp_auth_password", false)
@@ -89,4 +98,40 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 			}
 		}
 	}
+}
+
+// httpConfigs points at the http_config of every HTTP integration.
+func (r *ReceiverConfig) httpConfigs() []**config.HTTPClientConfig {
+	var out []**config.HTTPClientConfig
+	for _, c := range r.PagerDutyConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	for _, c := range r.SlackConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	for _, c := range r.OpsgenieConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	for _, c := range r.WebhookConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	for _, c := range r.MSTeamsConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	for _, c := range r.TwilioConfigs {
+		if c != nil {
+			out = append(out, &c.HTTPConfig)
+		}
+	}
+	return out
 }

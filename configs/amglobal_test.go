@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -21,6 +22,9 @@ func TestAlertmanagerGlobalsFillIntegrationsThatSetNone(t *testing.T) {
   smtp_auth_username: alerts
   smtp_auth_password: pw-global
   smtp_require_tls: false
+  http_config:
+    basic_auth: {username: u, password_file: slack}
+    follow_redirects: false
 route: {receiver: r}
 receivers:
 - name: r
@@ -29,12 +33,20 @@ receivers:
   opsgenie_configs: [{}, {api_key: own, region: eu}]
   email_configs: [{to: a@example.org}, {to: b@example.org, from: own@example.org}]
 `)
-	cfg, err := LoadFile(file)
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, file) // a relative directory shows a path resolved twice
+	require.NoError(t, err)
+	cfg, err := LoadFile(rel)
 	require.NoError(t, err)
 	r := cfg.Receivers[0]
 	require.Equal(t, "https://hooks.slack.example/global", string(r.SlackConfigs[0].APIURL))
 	require.Equal(t, "https://hooks.slack.example/own", string(r.SlackConfigs[1].APIURL))
 	require.Equal(t, "https://pd.example/v2/enqueue", r.PagerDutyConfigs[0].URL)
+	hc := r.PagerDutyConfigs[0].HTTPConfig
+	require.Same(t, hc, r.SlackConfigs[1].HTTPConfig, "global http_config")
+	require.False(t, hc.FollowRedirects)
+	require.Equal(t, filepath.Join(filepath.Dir(rel), "slack"), hc.BasicAuth.PasswordFile, "resolved against the config's directory once")
 	require.Equal(t, "og-global", string(r.OpsgenieConfigs[0].APIKey))
 	require.Equal(t, "https://og.example/", r.OpsgenieConfigs[0].OpsgenieBaseURL())
 	require.Equal(t, "own", string(r.OpsgenieConfigs[1].APIKey))
@@ -44,5 +56,5 @@ receivers:
 	require.Equal(t, TLSOpportunistic, e.RequireTLS)
 	require.Equal(t, "own@example.org", r.EmailConfigs[1].From)
 	require.NotContains(t, cfg.String(), "pw-global")
-	require.Equal(t, filepath.Join(dir, "tocsin.yml"), cfg.File)
+	require.Equal(t, rel, cfg.File)
 }

@@ -550,9 +550,15 @@ func (c *TwilioConfig) validate(v *validator) {
 // httpConfig checks an http_config and resolves its file paths against
 // the config's directory.
 func (v *validator) httpConfig(c *config.HTTPClientConfig) {
-	if c == nil {
+	if c == nil || v.checkedHTTP[c] {
 		return
 	}
+	if v.checkedHTTP == nil {
+		v.checkedHTTP = map[*config.HTTPClientConfig]bool{}
+	}
+	// The global http_config is shared by the integrations without their
+	// own; its paths are resolved once.
+	v.checkedHTTP[c] = true
 	v.strictKeys(v.pos.of(c), reflect.TypeFor[config.HTTPClientConfig](), "http_config")
 	c.SetDirectory(v.dir)
 	if err := c.Validate(); err != nil {

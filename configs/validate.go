@@ -20,6 +20,7 @@ type validator struct {
 	// check; sendResolved is the setting of the integration being checked.
 	templateFields []TemplateField
 	sendResolved   bool
+	checkedHTTP    map[*config.HTTPClientConfig]bool
 }
 
 // errorf records a problem with the value ptr points to. When that value was
