@@ -38,7 +38,9 @@ func (c *Config) pagingTraps(v *validator) Errors {
 	w := &validator{collector: &collector{file: v.file}, pos: v.pos, dir: v.dir}
 	receivers := map[string]*ReceiverConfig{}
 	for _, r := range c.Receivers {
-		receivers[r.Name] = r
+		if r != nil {
+			receivers[r.Name] = r
+		}
 	}
 	paging := map[string]bool{}
 	root := c.Route
@@ -83,12 +85,13 @@ func (c *Config) pagingTraps(v *validator) Errors {
 		}
 	}
 	walk(root, scope, true)
-	for _, r := range c.Receivers {
+	for _, r := range receivers {
 		if kinds := r.integrationKinds(); paging[r.Name] && len(kinds) == 1 {
 			warn(&r.Name, "receiver %q pages through a single integration (%s) and has no failover: if that vendor fails, nobody is paged; add a second integration",
 				r.Name, strings.TrimSuffix(kinds[0], "_configs"))
 		}
 	}
+	w.errs.Sort()
 	return w.errs
 }
 
