@@ -12,7 +12,12 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 1x
 
-.PHONY: all build test lint bench crash-test demo clean help
+FUZZTIME ?= 1m
+# package:FuzzName pairs that `make fuzz` runs; `make test` runs their seed
+# corpora as ordinary tests.
+FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies
+
+.PHONY: all build test lint bench fuzz crash-test demo clean help
 
 all: build
 
@@ -31,6 +36,13 @@ lint: ## gofmt check, go vet, and staticcheck when it installs
 	$(GO) vet ./...
 	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then $(GO) run $(STATICCHECK) ./...; \
 	 else echo "staticcheck could not be installed from the module proxy; skipped"; fi
+
+fuzz: ## fuzz the config decoder, the rule-file checker and the push endpoints, FUZZTIME each
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzzing $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench: ## run the benchmarks (figures go into docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

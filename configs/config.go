@@ -38,6 +38,8 @@ type Config struct {
 	templateFields []TemplateField
 	// warnings are the paging traps found at load time.
 	warnings Errors
+	// ruleWarnings are the rule_files patterns that matched nothing.
+	ruleWarnings Errors
 }
 
 // GlobalConfig holds settings shared by every part of tocsin.
@@ -103,6 +105,7 @@ func Load(file string, data []byte) (*Config, error) {
 		return nil, errs
 	}
 	cfg.warnings = cfg.pagingTraps(v)
+	cfg.ruleWarnings = cfg.ruleFileWarnings(v)
 	return cfg, nil
 }
 
@@ -145,10 +148,13 @@ func (c *Config) validate(v *validator) {
 	if c.Global.Replica == "" {
 		v.errorf(&c.Global.Replica, "global.replica is empty and the host name is unknown; set a replica name")
 	}
+	v.labelNames(&c.Global.ExternalLabels, "external_labels")
 	if err := c.Global.ExternalLabels.Validate(); err != nil {
 		v.errorf(&c.Global.ExternalLabels, "external_labels: %v", err)
 	}
 	c.Global.ScrapeDefaults.validate(v)
+	v.positiveIfSet(&c.EvaluationInterval, "evaluation_interval", DefaultEvaluationInterval.String())
+	v.positiveIfSet(&c.Storage.Retention, "storage.retention", DefaultRetention.String())
 	if c.EvaluationInterval <= 0 {
 		v.errorf(&c.EvaluationInterval, "evaluation_interval must be positive")
 	}
@@ -165,6 +171,8 @@ func (c *Config) validate(v *validator) {
 }
 
 func (s *ScrapeDefaults) validate(v *validator) {
+	v.positiveIfSet(&s.Interval, "scrape_defaults.interval", DefaultScrapeInterval.String())
+	v.positiveIfSet(&s.Timeout, "scrape_defaults.timeout", DefaultScrapeTimeout.String())
 	if s.Interval <= 0 {
 		v.errorf(&s.Interval, "scrape_defaults.interval must be positive")
 	}

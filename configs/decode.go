@@ -213,6 +213,9 @@ func yamlFields(t reflect.Type) map[string][]int {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
+			if ft.Kind() == reflect.Map { // any key: see inlineMap
+				continue
+			}
 			for k, idx := range yamlFields(ft) {
 				out[k] = append([]int{i}, idx...)
 			}
@@ -224,6 +227,20 @@ func yamlFields(t reflect.Type) map[string][]int {
 		out[name] = []int{i}
 	}
 	return out
+}
+
+// inlineMap returns the element type of a struct's ",inline" map field,
+// which takes every key the struct does not name (http_config's
+// http_headers is one).
+func inlineMap(t reflect.Type) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Map {
+			return f.Type.Elem(), true
+		}
+	}
+	return nil, false
 }
 
 func fieldNames(fields map[string][]int) []string {
@@ -242,7 +259,15 @@ func decodeStrict(file string, data []byte, out any) (positions, Errors) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg := syntaxErrorLine(err)
+		if line == 0 {
+			if e := controlCharacterError(file, data, msg); e != nil {
+				return nil, Errors{e}
+			}
+		}
 		return nil, Errors{{File: file, Line: line, Column: 1, Msg: msg}}
+	}
+	if emptyDocument(&root) {
+		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file is empty; a config needs at least global.replica or a probe (configs/tocsin.yml is a starting point)"}}
 	}
 	if len(root.Content) > 0 {
 		d.decode(&root, reflect.ValueOf(out).Elem())

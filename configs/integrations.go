@@ -580,6 +580,10 @@ func (v *validator) strictKeys(n *yaml.Node, t reflect.Type, what string) {
 		kn, vn := n.Content[i], n.Content[i+1]
 		idx, ok := fields[kn.Value]
 		if !ok {
+			if elem, isMap := inlineMap(t); isMap {
+				v.strictKeys(vn, elem, what+"."+kn.Value)
+				continue
+			}
 			v.at(kn, "unknown key %q in %s; valid keys: %s", kn.Value, what, strings.Join(fieldNames(fields), ", "))
 			continue
 		}

@@ -121,7 +121,7 @@ func (c *Config) validateNotify(v *validator) {
 	v.unique("receiver", names)
 	if route == nil {
 		if len(receivers) > 0 {
-			v.at(nil, "receivers are set but there is no route; add route.receiver")
+			v.errorfAt([]any{receivers[0]}, "receivers are set but there is no route; add route.receiver")
 		}
 		return
 	}

@@ -79,7 +79,7 @@ func TestRouteAndReceiverErrorsPointAtTheValue(t *testing.T) {
 		{
 			name: "duplicate receiver and receivers without a route",
 			yaml: "receivers:\n- name: a\n- name: a\n",
-			want: []string{`tocsin.yml: receivers are set but there is no route`, `tocsin.yml:3:9: receiver name "a" is used more than once`},
+			want: []string{`tocsin.yml:2:3: receivers are set but there is no route`, `tocsin.yml:3:9: receiver name "a" is used more than once`},
 		},
 		{
 			name: "unknown key in a route",

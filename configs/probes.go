@@ -231,9 +231,12 @@ func (p *ProbeConfig) validate(v *validator) {
 	} else if !model.LabelValue(p.Name).IsValid() {
 		v.errorf(&p.Name, "probe name %q is not valid UTF-8", p.Name)
 	}
+	v.labelNames(&p.Labels, "labels")
 	if err := p.Labels.Validate(); err != nil {
 		v.errorf(&p.Labels, "labels: %v", err)
 	}
+	v.positiveIfSet(&p.Interval, "interval", "global.scrape_defaults.interval")
+	v.positiveIfSet(&p.Timeout, "timeout", "global.scrape_defaults.timeout")
 	for _, l := range ReservedProbeLabels {
 		if _, ok := p.Labels[l]; ok {
 			v.errorf(&p.Labels, "labels: %q is set by tocsin on every probe series; choose another name", l)

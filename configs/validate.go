@@ -43,8 +43,10 @@ func (v *validator) errorfAt(ptrs []any, format string, args ...any) {
 
 // secret resolves a secret given either inline or as a path in its *_file
 // twin (never both). A file's content, with surrounding white space trimmed,
-// is stored in inline so that users of the config read one field. parent is
-// the section holding both keys, used for the position when neither is set.
+// is stored in inline, and the file's path is resolved against the config's
+// directory: integrations read the file again with ReadSecret each time they
+// send, and fall back to inline when it has become unreadable. parent is the
+// section holding both keys, used for the position when neither is set.
 func (v *validator) secret(parent any, inline *config.Secret, file *string, key string, required bool) {
 	switch {
 	case *inline != "" && *file != "":
@@ -65,6 +67,7 @@ func (v *validator) secret(parent any, inline *config.Secret, file *string, key 
 			return
 		}
 		*inline = config.Secret(content)
+		*file = path
 	case required && *inline == "":
 		v.errorfAt([]any{inline, parent}, "%s or %s_file is required", key, key)
 	}

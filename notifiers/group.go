@@ -102,14 +102,26 @@ func (g *group) flushLocked() {
 		defer g.d.wg.Done()
 		ctx, cancel := context.WithCancel(g.d.ctx)
 		defer cancel()
-		ok := runStages(ctx, g.d.pipeline, &delivery{
+		d := &delivery{
 			f: f, r: g.receiver, group: logGroup{groupKey: g.key, receiver: g.receiver.Name},
-		})
-		g.finish(ok, f)
+			refresh: g.refresh,
+		}
+		ok := runStages(ctx, g.d.pipeline, d)
+		g.finish(ok, d.f) // the wait stage may have taken a newer snapshot
 		if g.d.onFlushDone != nil {
 			g.d.onFlushDone(g.key, ok)
 		}
 	}()
+}
+
+// refresh snapshots the group again for a delivery in flight, keeping
+// what the first snapshot resumed.
+func (g *group) refresh(old *flush) *flush {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f := g.snapshotLocked(g.d.clock.Now())
+	f.resumed, f.deadline = old.resumed, old.deadline
+	return f
 }
 
 // snapshotLocked builds the notification of the group as it is now.

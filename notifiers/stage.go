@@ -42,6 +42,8 @@ type delivery struct {
 	f     *flush
 	group logGroup
 	r     *Receiver
+	// refresh, when set, snapshots the group again.
+	refresh func(old *flush) *flush
 
 	// Set for one integration by the strategy stage.
 	in       *Integration

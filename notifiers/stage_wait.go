@@ -22,8 +22,17 @@ func (s waitStage) Exec(ctx context.Context, d *delivery) (*delivery, error) {
 		return d, nil
 	}
 	wait := s.d.opts.PeerTimeout * time.Duration(s.d.opts.Position())
+	if wait <= 0 {
+		return d, nil
+	}
 	if err := sleep(ctx, s.d.clock, wait); err != nil {
 		return nil, err
+	}
+	// What the group said before the wait may be stale now: an alert may
+	// have resolved meanwhile, which the replica that paged has already
+	// said. Judging the old snapshot against the log would page it again.
+	if d.refresh != nil {
+		d.f = d.refresh(d.f)
 	}
 	return d, nil
 }

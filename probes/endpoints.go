@@ -137,6 +137,20 @@ func validSignature(secret, body []byte, header string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
+// HeartbeatTokenHeader carries a heartbeat's token when the Authorization
+// header is taken by the web config's basic auth.
+const HeartbeatTokenHeader = "X-Tocsin-Token"
+
+// heartbeatToken reads the token from "Authorization: Bearer <token>", or
+// from HeartbeatTokenHeader when the sender also authenticates to the
+// web server itself.
+func heartbeatToken(h http.Header) (string, bool) {
+	if t := h.Get(HeartbeatTokenHeader); t != "" {
+		return t, true
+	}
+	return strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+}
+
 // heartbeatState is one heartbeat probe's view of its pushes.
 type heartbeatState struct {
 	owner   *Heartbeat
@@ -186,7 +200,7 @@ func (e *Endpoints) serveHeartbeat(w http.ResponseWriter, r *http.Request, probe
 		http.Error(w, "no heartbeat probe of that name", http.StatusNotFound)
 		return
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got, ok := heartbeatToken(r.Header)
 	sum := sha256.Sum256([]byte(got))
 	if !ok || subtle.ConstantTimeCompare(sum[:], token[:]) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)

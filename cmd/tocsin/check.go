@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/spf13/cobra"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -13,9 +17,10 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate configuration and rule files before they reach a running tocsin",
 		Example: `  tocsin check config tocsin.yml
-  tocsin check rules rules/*.yml`,
+  tocsin check rules rules/*.yml
+  tocsin check web-config web.yml`,
 	}
-	cmd.AddCommand(newCheckConfigCmd(), newCheckRulesCmd())
+	cmd.AddCommand(newCheckConfigCmd(), newCheckRulesCmd(), newCheckWebConfigCmd())
 	return cmd
 }
 
@@ -27,6 +32,11 @@ func newCheckConfigCmd() *cobra.Command {
 on stderr as FILE:LINE:COL: message, not only the first. Exit status is 0
 when all files are valid and 1 otherwise. Secret files named by *_file keys
 are read, so a missing secret is found here rather than at start-up.
+
+The rule files the config names in rule_files are checked as well, as
+tocsin check rules does, with their own FILE:LINE:COL; a rule_files pattern
+that matches no file is printed as a warning and does not change the exit
+status.
 
 Every message template of every integration is rendered, with the
 templates: files, against sample alerts: firing, and resolved where the
@@ -42,27 +52,89 @@ change the exit status.`,
   tocsin check config deploy/*.yml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			failed := false
-			for _, f := range files {
+			return checkEach(cmd, files, func(f string) bool {
 				cfg, err := loadConfig(cmd.ErrOrStderr(), f)
 				if err != nil {
-					failed = true
-					continue
+					return false
 				}
-				if errs := notifiers.CheckTemplates(cfg); len(errs) > 0 {
-					_ = printConfigErrors(cmd.ErrOrStderr(), f, errs)
-					failed = true
-					continue
-				}
-				for _, w := range cfg.Warnings() {
-					fmt.Fprintln(cmd.ErrOrStderr(), w)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
-			}
-			if failed {
-				return &exitError{code: 1}
-			}
-			return nil
+				rulesOK := checkConfigRuleFiles(cmd.ErrOrStderr(), cfg)
+				return checkConfigNotify(cmd.ErrOrStderr(), cfg) && rulesOK
+			})
 		},
 	}
+}
+
+// checkConfigRuleFiles checks the rule files cfg names, as `tocsin check
+// rules` does, so that a config whose rules would stop `tocsin run` is
+// refused here. Patterns that match nothing are warned about. It reports
+// whether every rule file is valid.
+func checkConfigRuleFiles(w io.Writer, cfg *configs.Config) bool {
+	for _, warning := range cfg.RuleFileWarnings() {
+		fmt.Fprintln(w, warning)
+	}
+	paths, err := cfg.RuleFilePaths()
+	if err != nil {
+		fmt.Fprintf(w, "%s: %v\n", cfg.File, err)
+		return false
+	}
+	diags := rules.CheckFiles(paths, rules.CheckOptions{})
+	if err := rules.WriteDiagnostics(w, rules.FormatText, diags, false); err != nil {
+		fmt.Fprintf(w, "%s: %v\n", cfg.File, err)
+		return false
+	}
+	return !diags.HasErrors()
+}
+
+// checkConfigNotify renders every message template of cfg against sample
+// alerts and prints the paging traps it finds. It reports whether every
+// template renders; the traps are warnings only.
+func checkConfigNotify(w io.Writer, cfg *configs.Config) bool {
+	errs := notifiers.CheckTemplates(cfg)
+	for _, e := range errs {
+		fmt.Fprintln(w, e)
+	}
+	for _, warning := range cfg.Warnings() {
+		fmt.Fprintln(w, warning)
+	}
+	return len(errs) == 0
+}
+
+func newCheckWebConfigCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "web-config FILE...",
+		Short: "Validate web configuration files for --web.config.file",
+		Long: `Validate web configuration files (TLS, client certificates, basic auth) as
+tocsin run --web.config.file reads them and as promtool check web-config
+does: the YAML, the certificate and key files, and that every basic auth
+password is a bcrypt hash. Exit status is 0 when all files are valid and
+1 otherwise.`,
+		Example: `  tocsin check web-config web.yml`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			return checkEach(cmd, files, func(f string) bool {
+				if err := web.Validate(f); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
+					return false
+				}
+				return true
+			})
+		},
+	}
+}
+
+// checkEach runs check on every file, which prints its own problems, and
+// prints FILE: OK for each that passes. Exit status 1 when any failed.
+func checkEach(cmd *cobra.Command, files []string, check func(file string) bool) error {
+	failed := false
+	for _, f := range files {
+		if !check(f) {
+			failed = true
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: OK\n", f)
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
 }

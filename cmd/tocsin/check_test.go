@@ -115,5 +115,46 @@ receivers:
 	code, out, errOut = runCLI(t, "check", "config", bad)
 	require.Equal(t, 1, code)
 	require.NotContains(t, out, "OK")
-	require.Equal(t, bad+`:8:31: description: template cannot render: line 1:12: <{{template "pagerduty.default.summary" .}}>: template "pagerduty.default.summary" not defined`, strings.TrimSpace(errOut))
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Equal(t, bad+`:8:31: description: template cannot render: line 1:12: <{{template "pagerduty.default.summary" .}}>: template "pagerduty.default.summary" not defined`, lines[0])
+	require.Len(t, lines, 4, "the paging traps are printed too")
+}
+
+func TestCheckConfigChecksItsRuleFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	write("rules/good.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: probe_success == 0\n")
+	write("broken/bad.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: probe_success ==\n")
+	good := write("good.yml", runConfig+"rule_files: [rules/*.yml, missing/*.yml]\n")
+	bad := write("bad.yml", runConfig+"rule_files: [rules/*.yml, broken/*.yml]\n")
+
+	code, out, errOut := runCLI(t, "check", "config", good)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, good+": OK")
+	require.Contains(t, errOut, good+`:6:27: warning: rule_files: "missing/*.yml" matches no file`)
+
+	code, out, errOut = runCLI(t, "check", "config", bad)
+	require.Equal(t, 1, code)
+	require.NotContains(t, out, "OK")
+	require.Contains(t, errOut, filepath.Join(dir, "broken/bad.yml")+":5:27: could not parse expression")
+}
+
+func TestCheckWebConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(good, []byte("basic_auth_users:\n  oncall: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n"), 0o600))
+	require.NoError(t, os.WriteFile(bad, []byte("basic_auth_users:\n  oncall: plain-password\n"), 0o600))
+
+	code, out, _ := runCLI(t, "check", "web-config", good)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, good+": OK")
+	code, _, errOut := runCLI(t, "check", "web-config", good, bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, bad+": ")
 }

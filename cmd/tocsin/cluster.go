@@ -21,20 +21,24 @@ func addClusterFlags(flags *pflag.FlagSet) {
 	flags.Duration("cluster.pushpull-interval", 0, "interval between full state syncs (default 1m)")
 	flags.Duration("cluster.probe-interval", 0, "interval between probes of a random peer (default 1s)")
 	flags.Duration("cluster.probe-timeout", 0, "how long to wait for a probed peer's answer before suspecting it (default 500ms)")
+	flags.Duration("cluster.reconnect-interval", 0, "interval between attempts to reconnect to lost peers (default 10s)")
+	flags.Duration("cluster.reconnect-timeout", 0, "how long to keep trying to reconnect to a lost peer (default 6h)")
 }
 
 func clusterSettings(v *viper.Viper) cluster.Settings {
 	return cluster.Settings{
-		ListenAddress:    v.GetString("cluster.listen-address"),
-		AdvertiseAddress: v.GetString("cluster.advertise-address"),
-		Peers:            v.GetStringSlice("cluster.peer"),
-		PeerTimeout:      v.GetDuration("cluster.peer-timeout"),
-		SettleTimeout:    v.GetDuration("cluster.settle-timeout"),
-		TLSConfigFile:    v.GetString("cluster.tls-config"),
-		Label:            v.GetString("cluster.label"),
-		GossipInterval:   v.GetDuration("cluster.gossip-interval"),
-		PushPullInterval: v.GetDuration("cluster.pushpull-interval"),
-		ProbeInterval:    v.GetDuration("cluster.probe-interval"),
-		ProbeTimeout:     v.GetDuration("cluster.probe-timeout"),
+		ListenAddress:     v.GetString("cluster.listen-address"),
+		AdvertiseAddress:  v.GetString("cluster.advertise-address"),
+		Peers:             v.GetStringSlice("cluster.peer"),
+		PeerTimeout:       v.GetDuration("cluster.peer-timeout"),
+		SettleTimeout:     v.GetDuration("cluster.settle-timeout"),
+		TLSConfigFile:     v.GetString("cluster.tls-config"),
+		Label:             v.GetString("cluster.label"),
+		GossipInterval:    v.GetDuration("cluster.gossip-interval"),
+		PushPullInterval:  v.GetDuration("cluster.pushpull-interval"),
+		ProbeInterval:     v.GetDuration("cluster.probe-interval"),
+		ProbeTimeout:      v.GetDuration("cluster.probe-timeout"),
+		ReconnectInterval: v.GetDuration("cluster.reconnect-interval"),
+		ReconnectTimeout:  v.GetDuration("cluster.reconnect-timeout"),
 	}
 }

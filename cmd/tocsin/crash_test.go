@@ -190,6 +190,8 @@ func TestKill9NeitherLosesNorRepeatsAPage(t *testing.T) {
 	r.targets[0].Store(true)
 	pages = r.waitPages(v, "t0", 5, 30*time.Second)
 	require.False(t, pages[4].resolved)
+	// This process accepted the resolve above and this page.
+	waitMetricAtLeast(t, r.base, `tocsin_notifications_total{integration="webhook",outcome="accepted",receiver="oncall"}`, 2)
 	r.kill()
 	r.targets[0].Store(false)
 	r.start()

@@ -20,8 +20,8 @@ import (
 
 // haReplica is one tocsin replica of a cluster run as a real process.
 type haReplica struct {
-	name, config, gossip, base string
-	kill                       func()
+	name, config, gossip, advertise, base string
+	kill                                  func()
 }
 
 // haRules fires TargetDown after the probe has failed for hold.
@@ -48,11 +48,23 @@ func freePort(t *testing.T) string {
 // hook; replica i is named r<i>.
 func startHA(t *testing.T, n int, target, hook, hold string) []*haReplica {
 	t.Helper()
+	listen := make([]string, n)
+	for i := range listen {
+		listen[i] = freePort(t)
+	}
+	return startHAListening(t, target, hook, hold, "1s", listen, listen)
+}
+
+// startHAListening starts a replica for each gossip address in listen;
+// replica i tells its peers advertise[i] (a proxy, say).
+func startHAListening(t *testing.T, target, hook, hold, peerTimeout string, listen, advertise []string) []*haReplica {
+	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(haRules(hold)), 0o600))
-	replicas := make([]*haReplica, n)
+	replicas := make([]*haReplica, len(listen))
+	n := len(listen)
 	for i := range replicas {
-		r := &haReplica{name: fmt.Sprintf("r%d", i), gossip: freePort(t)}
+		r := &haReplica{name: fmt.Sprintf("r%d", i), gossip: listen[i], advertise: advertise[i]}
 		r.config = filepath.Join(dir, r.name+".yml")
 		cfg := fmt.Sprintf(`global: {replica: %s}
 evaluation_interval: 500ms
@@ -80,11 +92,12 @@ receivers:
 	for i, r := range replicas {
 		args := []string{"run", "--config.file", r.config, "--web.listen-address", "127.0.0.1:0",
 			"--storage.path", filepath.Join(dir, r.name), "--cluster.listen-address", r.gossip,
-			"--cluster.peer-timeout", "1s", "--cluster.settle-timeout", "3s", "--cluster.gossip-interval", "50ms",
-			"--cluster.pushpull-interval", "1s", "--cluster.probe-interval", "200ms", "--cluster.probe-timeout", "100ms"}
+			"--cluster.peer-timeout", peerTimeout, "--cluster.settle-timeout", "3s", "--cluster.gossip-interval", "50ms",
+			"--cluster.pushpull-interval", "1s", "--cluster.probe-interval", "200ms", "--cluster.probe-timeout", "100ms",
+			"--cluster.reconnect-interval", "500ms", "--cluster.advertise-address", r.advertise}
 		for j, peer := range replicas {
 			if j != i {
-				args = append(args, "--cluster.peer", peer.gossip)
+				args = append(args, "--cluster.peer", peer.advertise)
 			}
 		}
 		cmd, lines := tocsinProcess(t, args...)

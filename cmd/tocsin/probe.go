@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/promslog"
 	"github.com/spf13/cobra"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/internal/server"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
 
@@ -141,22 +142,24 @@ func formatResult(r probes.Result) string {
 	return line
 }
 
-// serveEndpoints serves the push endpoints on addr until shutdown is called.
+// serveEndpoints serves the push endpoints on addr until shutdown is
+// called, with the same limits and timeouts as `tocsin run`.
 func serveEndpoints(addr string, ep *probes.Endpoints) (shutdown func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	srv := server.New(server.Options{
+		ListenAddress: addr,
+		Logger:        promslog.NewNopLogger(),
+		Gatherer:      prometheus.NewRegistry(),
+	})
+	srv.Handle(probes.WebhookPath, ep.Handler())
+	srv.Handle(probes.HeartbeatPath, ep.Handler())
+	if err := srv.Listen(); err != nil {
+		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(probes.WebhookPath, ep.Handler())
-	mux.Handle(probes.HeartbeatPath, ep.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
+	go func() { _ = srv.Serve(ctx); close(done) }()
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
+		cancel()
 		<-done
 	}, nil
 }

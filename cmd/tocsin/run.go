@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -29,6 +31,11 @@ func newRunCmd() *cobra.Command {
 TSDB and page through the configured receivers. SIGHUP or POST /-/reload
 re-reads the configuration; a bad file is logged and the running
 configuration stays in force. SIGTERM or SIGINT stops tocsin gracefully.
+POST /-/reload and POST /-/quit are served only with --web.enable-lifecycle.
+
+--web.config.file takes the web configuration file every Prometheus
+server reads: TLS, client certificates and basic auth with bcrypt hashes.
+Its authentication covers every endpoint, heartbeats and webhooks included.
 
 Every flag can also be set through the environment: --web.listen-address
 is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
@@ -38,9 +45,12 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	}
 	flags := cmd.Flags()
 	addConfigFlag(flags)
-	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on")
+	flags.String("web.listen-address", ":9797", "address to serve metrics, health, reload, webhooks and heartbeats on (every interface by default, so that heartbeats and webhooks from other hosts arrive)")
 	flags.String("storage.path", "", "directory of the local TSDB (default: storage.path from the config, else data/)")
-	flags.String("web.external-url", "", "URL under which people reach tocsin; pages link to it (default: http://<host name>:<port>)")
+	flags.String("web.external-url", "", "URL under which people reach tocsin, e.g. behind a reverse proxy; pages and notifications link to it (default: http://<host name>:<port>)")
+	flags.String("web.route-prefix", "", "path prefix every endpoint is served under (default: the path of --web.external-url)")
+	flags.String("web.config.file", "", "web configuration file (TLS, client certificates, basic auth), in the Prometheus exporter-toolkit format")
+	flags.Bool("web.enable-lifecycle", false, "serve POST /-/reload and POST /-/quit")
 	addLogFlags(flags)
 	addClusterFlags(flags)
 	v := bindSettings(flags)
@@ -64,9 +74,13 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		if cs := clusterSettings(v); cs.ListenAddress != "" {
 			peer = &cs
 		}
+		extURL, err := externalURL(v.GetString("web.external-url"), listen)
+		if err != nil {
+			return err
+		}
 		p := pipeline.New(pipeline.Settings{
 			StoragePath: v.GetString("storage.path"),
-			ExternalURL: externalURL(v.GetString("web.external-url"), listen),
+			ExternalURL: extURL.String(),
 			Registerer:  reg,
 			Cluster:     peer,
 		}, logger)
@@ -77,11 +91,15 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		}
 
 		srv := server.New(server.Options{
-			ListenAddress: listen,
-			Logger:        logger,
-			Gatherer:      reg,
-			Reload:        reloader.Reload,
-			Ready:         p.Ready,
+			ListenAddress:   listen,
+			WebConfigFile:   v.GetString("web.config.file"),
+			RoutePrefix:     routePrefix(v.GetString("web.route-prefix"), extURL),
+			EnableLifecycle: v.GetBool("web.enable-lifecycle"),
+			Logger:          logger,
+			Gatherer:        reg,
+			Reload:          reloader.Reload,
+			Quit:            stop,
+			Ready:           p.Ready,
 		})
 		srv.Handle(probes.WebhookPath, p.Handler())
 		srv.Handle(probes.HeartbeatPath, p.Handler())
@@ -106,21 +124,40 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 }
 
 // externalURL is the configured URL, or one made of the host name and the
-// listen port.
-func externalURL(configured, listen string) string {
-	if configured != "" {
-		return strings.TrimRight(configured, "/")
-	}
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return ""
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
+// listen port, as Prometheus computes it; its path never ends in a slash.
+func externalURL(configured, listen string) (*url.URL, error) {
+	if configured == "" {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("--web.listen-address %q: %w", listen, err)
 		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			if h, err := os.Hostname(); err == nil {
+				host = h
+			}
+		}
+		configured = "http://" + net.JoinHostPort(host, port)
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	u, err := url.Parse(configured)
+	if err != nil {
+		return nil, fmt.Errorf("--web.external-url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--web.external-url %q: must be an absolute http or https URL", configured)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// routePrefix is the configured prefix, or else the external URL's path,
+// so that tocsin behind a proxy at https://ops.example/tocsin/ serves
+// under /tocsin without a second flag.
+func routePrefix(configured string, ext *url.URL) string {
+	if configured == "" {
+		configured = ext.Path
+	}
+	return "/" + strings.Trim(configured, "/")
 }
 
 // reloadOnSIGHUP reloads the configuration on every SIGHUP until ctx ends.

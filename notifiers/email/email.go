@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -32,6 +33,7 @@ type Notifier struct {
 	tls        *tls.Config
 	to         []string
 	now        func() time.Time
+	log        *slog.Logger
 	subject    *notifiers.Template
 	text, html *notifiers.Template
 	headers    map[string]*notifiers.Template
@@ -54,7 +56,7 @@ func New(c *configs.EmailConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
-	n := &Notifier{conf: c, host: host, port: port, tls: tc, now: o.Clock(), headers: map[string]*notifiers.Template{}}
+	n := &Notifier{conf: c, host: host, port: port, tls: tc, now: o.Clock(), log: o.Log(), headers: map[string]*notifiers.Template{}}
 	for _, a := range strings.Split(c.To, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			n.to = append(n.to, a)
@@ -146,7 +148,7 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 	}
 	if n.conf.AuthUsername != "" {
 		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(n.conf.AuthUsername), mail.WithPassword(string(n.conf.AuthPassword)))
+			mail.WithUsername(n.conf.AuthUsername), mail.WithPassword(notifiers.ReadSecret(n.log, "auth_password", n.conf.AuthPassword, n.conf.AuthPasswordFile)))
 	}
 	c, err := mail.NewClient(n.host, opts...)
 	if err != nil {

@@ -62,10 +62,13 @@ func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error
 		order int
 	}
 	var out []built
-	add := func(name string, i int, nc configs.NotifierConfig, n notifiers.Notifier, err error) error {
+	// Every integration's errors are scrubbed of the secrets it sends, read
+	// afresh at each failure so that a rotated *_file is covered too.
+	add := func(name string, i int, nc configs.NotifierConfig, secrets func() []string, n notifiers.Notifier, err error) error {
 		if err != nil {
 			return fmt.Errorf("receiver %q: %s_configs[%d]: %w", rc.Name, name, i, err)
 		}
+		n = notifiers.Redacting(n, secrets)
 		out = append(out, built{notifiers.Integration{Name: name, Index: i, Notifier: n, SendResolved: nc.SendsResolved()}, nc.Order})
 		return nil
 	}
@@ -76,43 +79,43 @@ func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error
 	}
 	for i, c := range rc.PagerDutyConfigs {
 		n, err := pagerduty.New(c, with(PagerDuty, i))
-		if err := add(PagerDuty, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(PagerDuty, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.SlackConfigs {
 		n, err := slack.New(c, with(Slack, i))
-		if err := add(Slack, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Slack, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.OpsgenieConfigs {
 		n, err := opsgenie.New(c, with(Opsgenie, i))
-		if err := add(Opsgenie, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Opsgenie, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.WebhookConfigs {
 		n, err := webhook.New(c, with(Webhook, i))
-		if err := add(Webhook, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Webhook, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.EmailConfigs {
 		n, err := email.New(c, with(Email, i))
-		if err := add(Email, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Email, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.MSTeamsConfigs {
 		n, err := msteams.New(c, with(MSTeams, i))
-		if err := add(MSTeams, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(MSTeams, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}
 	for i, c := range rc.TwilioConfigs {
 		n, err := twilio.New(c, with(Twilio, i))
-		if err := add(Twilio, i, c.NotifierConfig, n, err); err != nil {
+		if err := add(Twilio, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ package msteams
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode/utf8"
 
@@ -80,6 +81,7 @@ type Notifier struct {
 	conf        *configs.MSTeamsConfig
 	send        *notifiers.HTTPSender
 	title, text *notifiers.Template
+	log         *slog.Logger
 }
 
 // New builds a Teams notifier from a validated config.
@@ -88,7 +90,7 @@ func New(c *configs.MSTeamsConfig, o notifiers.VendorOptions) (*Notifier, error)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{conf: c, send: send}
+	n := &Notifier{conf: c, send: send, log: o.Log()}
 	if n.title, err = o.Templates.Parse(c.Title, notifiers.TemplateTitle); err != nil {
 		return nil, fmt.Errorf("msteams: title: %w", err)
 	}
@@ -104,7 +106,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	if err != nil {
 		return false, err
 	}
-	_, retry, err := n.send.PostJSON(ctx, string(n.conf.WebhookURL), nil, msg, nil)
+	_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "webhook_url", n.conf.WebhookURL, n.conf.WebhookURLFile), nil, msg, nil)
 	return retry, err
 }
 

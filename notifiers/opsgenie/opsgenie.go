@@ -101,7 +101,7 @@ type closeRequest struct {
 
 // Notify creates the group's alert, or closes it when the group resolved.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	header := http.Header{"Authorization": {"GenieKey " + string(n.conf.APIKey)}}
+	header := http.Header{"Authorization": {"GenieKey " + notifiers.ReadSecret(n.log, "api_key", n.conf.APIKey, n.conf.APIKeyFile)}}
 	var target string
 	var body any
 	// The alias the alert was created with is kept in the notification

@@ -98,7 +98,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
 	data := notifiers.NewTemplateData(notif)
 	ev := &pd.V2Event{
-		RoutingKey: string(n.conf.RoutingKey),
+		RoutingKey: notifiers.ReadSecret(n.log, "routing_key", n.conf.RoutingKey, n.conf.RoutingKeyFile),
 		DedupKey:   notif.DedupKey,
 		// client and client_url are templates, as in Alertmanager.
 		Client:    n.render(data, n.client, n.conf.Client),

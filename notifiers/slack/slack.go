@@ -73,7 +73,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 			Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL,
 			Text: title, Blocks: blocks,
 		}
-		_, retry, err := n.send.PostJSON(ctx, string(n.conf.APIURL), nil, msg, nil)
+		_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
 		return retry, err
 	}
 	return n.notifyBot(ctx, notif, title, blocks)
@@ -133,7 +133,7 @@ func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*a
 	if base == "" {
 		base = configs.DefaultSlackAPIURL
 	}
-	header := http.Header{"Authorization": {"Bearer " + string(n.conf.Token)}}
+	header := http.Header{"Authorization": {"Bearer " + notifiers.ReadSecret(n.log, "token", n.conf.Token, n.conf.TokenFile)}}
 	body, retry, err := n.send.PostJSON(ctx, strings.TrimSuffix(base, "/")+"/"+method, header, msg, nil)
 	if err != nil {
 		return nil, retry, err

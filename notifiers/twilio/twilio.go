@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,6 +28,7 @@ type Notifier struct {
 	text     *notifiers.Template
 	endpoint string
 	limit    int
+	log      *slog.Logger
 }
 
 // New builds a Twilio notifier from a validated config.
@@ -38,6 +40,7 @@ func New(c *configs.TwilioConfig, o notifiers.VendorOptions) (*Notifier, error) 
 	n := &Notifier{
 		conf:     c,
 		send:     send,
+		log:      o.Log(),
 		endpoint: strings.TrimSuffix(c.APIURL, "/") + "/2010-04-01/Accounts/" + url.PathEscape(c.AccountSID) + "/Messages.json",
 		limit:    bodyMax,
 	}
@@ -66,7 +69,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 		return false, fmt.Errorf("twilio: build request: %w", notifiers.RedactURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(n.conf.AccountSID, string(n.conf.AuthToken))
+	req.SetBasicAuth(n.conf.AccountSID, notifiers.ReadSecret(n.log, "auth_token", n.conf.AuthToken, n.conf.AuthTokenFile))
 	_, retry, err := n.send.Do(req, Reason)
 	return retry, err
 }

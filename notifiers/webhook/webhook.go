@@ -4,6 +4,7 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -45,6 +46,7 @@ type Notifier struct {
 	conf *configs.WebhookConfig
 	send *notifiers.HTTPSender
 	now  func() time.Time
+	log  *slog.Logger
 }
 
 // New builds a webhook notifier from a validated config.
@@ -53,12 +55,12 @@ func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{conf: c, send: send, now: o.Clock()}, nil
+	return &Notifier{conf: c, send: send, now: o.Clock(), log: o.Log()}, nil
 }
 
 // Notify posts the notification as Alertmanager would.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	_, retry, err := n.send.PostJSON(ctx, string(n.conf.URL), nil, NewMessage(notif, n.conf.MaxAlerts, n.now()), nil)
+	_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, NewMessage(notif, n.conf.MaxAlerts, n.now()), nil)
 	return retry, err
 }
 
