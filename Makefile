@@ -17,7 +17,7 @@ FUZZTIME ?= 1m
 # corpora as ordinary tests.
 FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies
 
-.PHONY: all build test lint bench fuzz crash-test demo clean help
+.PHONY: all build test lint bench fuzz crash-test demo demo-ha clean help
 
 all: build
 
@@ -53,6 +53,9 @@ crash-test: ## kill -9 a real tocsin KILLS times while alerts fire and vendors f
 
 demo: build ## replay the incident: broker breaks, pages leave through several vendors
 	$(GO) run ./examples/particle
+
+demo-ha: build ## the incident against three replicas; the one that would page is killed at the break
+	$(GO) run ./examples/particle/ha
 
 clean: ## remove build output and local data
 	rm -rf bin data

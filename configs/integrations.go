@@ -244,6 +244,11 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 			c.APIURL = orDefault(c.APIURL, DefaultTwilioURL)
 		}
 	}
+	for _, c := range r.DeadmanConfigs {
+		if c != nil {
+			c.applyDefaults()
+		}
+	}
 }
 
 func defaultHTTP(c *config.HTTPClientConfig) *config.HTTPClientConfig {
@@ -265,6 +270,7 @@ func orDefault(s, def string) string {
 // them in the order they were written.
 func (r *ReceiverConfig) validateIntegrations(v *validator) {
 	r.orderIntegrations(v)
+	r.validateDeadmanOnly(v)
 	for _, c := range r.PagerDutyConfigs {
 		if c != nil {
 			v.sendResolved = c.SendsResolved()
@@ -304,6 +310,11 @@ func (r *ReceiverConfig) validateIntegrations(v *validator) {
 	for _, c := range r.TwilioConfigs {
 		if c != nil {
 			v.sendResolved = c.SendsResolved()
+			c.validate(v)
+		}
+	}
+	for _, c := range r.DeadmanConfigs {
+		if c != nil {
 			c.validate(v)
 		}
 	}
@@ -357,6 +368,11 @@ func (r *ReceiverConfig) orderIntegrations(v *validator) {
 		}
 	}
 	for _, c := range r.TwilioConfigs {
+		if c != nil {
+			add(&c.NotifierConfig, c)
+		}
+	}
+	for _, c := range r.DeadmanConfigs {
 		if c != nil {
 			add(&c.NotifierConfig, c)
 		}
@@ -431,14 +447,7 @@ var opsgenieResponderTypes = []string{"team", "user", "escalation", "schedule"}
 func (c *OpsgenieConfig) validate(v *validator) {
 	v.httpConfig(c.HTTPConfig)
 	v.secret(c, &c.APIKey, &c.APIKeyFile, "api_key", true)
-	switch {
-	case c.APIURL != "" && c.Region != "":
-		v.errorf(&c.Region, "set either api_url or region, not both")
-	case c.Region != "" && c.Region != "us" && c.Region != "eu":
-		v.errorf(&c.Region, "region must be us or eu, not %q", c.Region)
-	case c.APIURL != "":
-		v.url(c, &c.APIURL, "api_url", true, "http", "https")
-	}
+	v.opsgenieBase(c, &c.APIURL, &c.Region)
 	if c.Priority != "" && !strings.Contains(c.Priority, "{{") && !opsgeniePriority.MatchString(c.Priority) {
 		v.errorf(&c.Priority, "priority must be P1, P2, P3, P4 or P5, not %q", c.Priority)
 	}
@@ -458,6 +467,18 @@ func (c *OpsgenieConfig) validate(v *validator) {
 		v.template(p.s, p.key)
 	}
 	v.templateMap(&c.Details, "details")
+}
+
+// opsgenieBase checks the api_url and region keys of an Opsgenie section.
+func (v *validator) opsgenieBase(parent any, apiURL, region *string) {
+	switch {
+	case *apiURL != "" && *region != "":
+		v.errorf(region, "set either api_url or region, not both")
+	case *region != "" && *region != "us" && *region != "eu":
+		v.errorf(region, "region must be us or eu, not %q", *region)
+	case *apiURL != "":
+		v.url(parent, apiURL, "api_url", true, "http", "https")
+	}
 }
 
 // OpsgenieBaseURL is the effective API base URL, from api_url or region.

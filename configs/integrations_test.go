@@ -135,18 +135,24 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load("tocsin.yml", []byte(integrationFile(tc.section)))
-			require.Error(t, err)
-			errs := AsErrors("tocsin.yml", err)
-			require.Len(t, errs, len(tc.want), "errors: %v", err)
-			for i, want := range tc.want {
-				require.Contains(t, errs[i].Error(), "tocsin.yml:"+want)
-			}
-			if tc.secret != "" {
-				require.NotContains(t, err.Error(), tc.secret)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { requireIntegrationErrors(t, tc.section, tc.want, tc.secret) })
+	}
+}
+
+// requireIntegrationErrors loads a receiver's integration section and
+// expects exactly the errors want ("line:col: message fragment"), none
+// of which may show secret.
+func requireIntegrationErrors(t *testing.T, section string, want []string, secret string) {
+	t.Helper()
+	_, err := Load("tocsin.yml", []byte(integrationFile(section)))
+	require.Error(t, err)
+	errs := AsErrors("tocsin.yml", err)
+	require.Len(t, errs, len(want), "errors: %v", err)
+	for i, w := range want {
+		require.Contains(t, errs[i].Error(), "tocsin.yml:"+w)
+	}
+	if secret != "" {
+		require.NotContains(t, err.Error(), secret)
 	}
 }
 

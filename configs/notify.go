@@ -57,6 +57,7 @@ type ReceiverConfig struct {
 	EmailConfigs     []*EmailConfig     `yaml:"email_configs,omitempty"`
 	MSTeamsConfigs   []*MSTeamsConfig   `yaml:"msteams_configs,omitempty"`
 	TwilioConfigs    []*TwilioConfig    `yaml:"twilio_configs,omitempty"`
+	DeadmanConfigs   []*DeadmanConfig   `yaml:"deadman_configs,omitempty"`
 }
 
 // Receiver strategies.

@@ -168,3 +168,23 @@ func (c *TwilioConfig) Secrets() []string {
 	s.http(c.HTTPConfig)
 	return s
 }
+
+// Secrets returns every secret value the integration sends, read now: the
+// Opsgenie key, the ping URL (it holds the heartbeat's token) and the
+// values of the headers of a generic ping.
+func (c *DeadmanConfig) Secrets() []string {
+	var s secretValues
+	switch {
+	case c.Opsgenie != nil:
+		s.add(c.Opsgenie.APIKey, c.Opsgenie.APIKeyFile)
+	case c.Ping != nil:
+		s.add(c.Ping.URL, c.Ping.URLFile)
+	case c.HTTP != nil:
+		s.add(c.HTTP.URL, c.HTTP.URLFile)
+		for _, v := range c.HTTP.Headers {
+			s.add(v, "")
+		}
+	}
+	s.http(c.HTTPConfig)
+	return s
+}

@@ -55,8 +55,12 @@ type Options struct {
 	// RestoreGrace, when set, bounds how long an alert restored after a
 	// restart stays firing unless it is sent again: the rules re-derive
 	// the alerts that still fire, and an alert they no longer say resolves
-	// then, and its resolve is sent.
-	RestoreGrace time.Duration
+	// then, and its resolve is sent. It may depend on the alert (its
+	// rule's for).
+	RestoreGrace func(a *model.Alert) time.Duration
+	// Silences, when set, mutes the alerts that silences match; see
+	// silenceStage.
+	Silences Silencer
 	// GCInterval is how often the state drops what outlived its retention
 	// (default 15m).
 	GCInterval time.Duration

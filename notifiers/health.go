@@ -22,6 +22,8 @@ type health struct {
 	down map[healthKey]*model.Alert
 	// known is the set of integrations in the current configuration.
 	known map[healthKey]*Integration
+	// last is each integration's last delivery, for the status pages.
+	last map[healthKey]attempt
 }
 
 type healthKey struct {
@@ -54,6 +56,7 @@ func (h *health) update(receivers map[string]*Receiver) {
 			continue
 		}
 		h.d.metrics.forget(k.receiver, in)
+		delete(h.last, k)
 		if a, down := h.down[k]; down {
 			resolve = append(resolve, h.resolved(a))
 			delete(h.down, k)
@@ -83,6 +86,7 @@ func (h *health) report(r *Receiver, in *Integration, res result) {
 		send = a
 	}
 	h.d.metrics.setUp(r.Name, in, up)
+	h.remember(k, res)
 	h.mu.Unlock()
 	if send != nil {
 		if up {
@@ -113,7 +117,8 @@ func (h *health) firing(r *Receiver, in *Integration, res result) *model.Alert {
 			"summary":     model.LabelValue("Notifications through " + in.String() + " of receiver " + r.Name + " are failing"),
 			"description": model.LabelValue(errText(res.err)),
 		},
-		StartsAt: h.d.clock.Now(),
+		StartsAt:     h.d.clock.Now(),
+		GeneratorURL: receiversURL(h.d.opts.ExternalURL),
 	}
 }
 

@@ -22,8 +22,10 @@ func (d *Dispatcher) restore() {
 				// the timeout of an alert without EndsAt.
 				c.EndsAt = now.Add(d.opts.ResolveTimeout)
 			}
-			if g := d.opts.RestoreGrace; g > 0 && c.EndsAt.After(now.Add(g)) {
-				c.EndsAt = now.Add(g)
+			if d.opts.RestoreGrace != nil {
+				if g := d.opts.RestoreGrace(&c); g > 0 && c.EndsAt.After(now.Add(g)) {
+					c.EndsAt = now.Add(g)
+				}
 			}
 			d.insertLocked(&c, now)
 		}

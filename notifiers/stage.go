@@ -9,9 +9,9 @@ import (
 
 // Stage is one step a group's notification takes on its way to the
 // vendors, in Alertmanager's order: inhibit → mute (time intervals) →
-// wait (cluster position) → dedup (notification log) → strategy (all or
-// failover, which runs the integration stages for each integration) →
-// outbox → retry → record.
+// silence → wait (cluster position) → dedup (notification log) → strategy
+// (all or failover, which runs the integration stages for each
+// integration) → outbox → retry → record.
 // Exec hands the delivery on, narrowed or not, or returns nil when this
 // stage has served it and nothing is left to do. An error means the
 // delivery was not served; the group's next flush tries again.
@@ -93,6 +93,7 @@ func (disp *Dispatcher) stages() []Stage {
 	return []Stage{
 		inhibitStage{disp},
 		muteStage{disp},
+		silenceStage{disp},
 		waitStage{disp},
 		strategyStage{disp, perIntegration},
 	}

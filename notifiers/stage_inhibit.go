@@ -43,7 +43,7 @@ func (s inhibitStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
 		return nil, nil
 	}
 	c := *d
-	c.f = d.f.without(drop)
+	c.f = d.f.withoutAlerts(drop)
 	return &c, nil
 }
 
@@ -58,37 +58,4 @@ func (d *Dispatcher) heldAlertsLocked() []*model.Alert {
 		g.mu.Unlock()
 	}
 	return out
-}
-
-// without returns a copy of the flush without the given alerts, for the
-// stages that follow. The group still finishes with the whole flush: an
-// inhibited alert that resolved is done with, as in Alertmanager, and one
-// still firing stays in the group for its next flush.
-func (f *flush) without(drop map[model.Fingerprint]bool) *flush {
-	c := *f
-	n := *f.n
-	n.Alerts, c.fps = nil, nil
-	for i, a := range f.n.Alerts {
-		if !drop[f.fps[i]] {
-			n.Alerts = append(n.Alerts, a)
-			c.fps = append(c.fps, f.fps[i])
-		}
-	}
-	keep := func(fps []model.Fingerprint) []model.Fingerprint {
-		var out []model.Fingerprint
-		for _, fp := range fps {
-			if !drop[fp] {
-				out = append(out, fp)
-			}
-		}
-		return out
-	}
-	c.firing, c.resolved = keep(f.firing), keep(f.resolved)
-	n.Status = model.AlertResolved
-	if len(c.firing) > 0 {
-		n.Status = model.AlertFiring
-	}
-	n.CommonLabels, n.CommonAnnotations = common(n.Alerts)
-	c.n = &n
-	return &c
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -59,11 +60,11 @@ func newHTTPProber(b *base, cfg *configs.HTTPProbe) (*HTTP, error) {
 }
 
 // Probe runs one request.
-func (p *HTTP) Probe(ctx context.Context) Result {
+func (p *HTTP) Probe(ctx context.Context) (r Result) {
 	r, ctx, cancel := p.start(ctx)
 	defer cancel()
 	phases := &phaseTrace{now: p.now}
-	r.HTTPPhases = &phases.p
+	defer func() { r.HTTPPhases = phases.result() }()
 	ctx = httptrace.WithClientTrace(ctx, phases.trace())
 	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.cfg.URL, strings.NewReader(p.cfg.Body))
 	if err != nil {
@@ -136,33 +137,55 @@ func setHeaders(req *http.Request, headers map[string]string, bearer string) {
 
 // phaseTrace measures blackbox_exporter's phases: resolve, connect, tls,
 // processing (request written → first byte) and transfer (→ body read).
-// Across redirects the phases add up.
+// Across redirects the phases add up. The transport may still be dialling
+// for a request that has given up, so the callbacks lock, and the Result
+// gets a copy.
 type phaseTrace struct {
 	now                                         func() time.Time
+	mu                                          sync.Mutex
 	p                                           HTTPPhases
 	dnsStart, connStart, tlsStart, wrote, first time.Time
 }
 
+// locked runs f with the trace locked.
+func (t *phaseTrace) locked(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f()
+}
+
 func (t *phaseTrace) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		DNSStart:          func(httptrace.DNSStartInfo) { t.dnsStart = t.now() },
-		DNSDone:           func(httptrace.DNSDoneInfo) { t.p.Resolve += t.now().Sub(t.dnsStart) },
-		ConnectStart:      func(string, string) { t.connStart = t.now() },
-		ConnectDone:       func(string, string, error) { t.p.Connect += t.now().Sub(t.connStart) },
-		TLSHandshakeStart: func() { t.tlsStart = t.now() },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { t.p.TLS += t.now().Sub(t.tlsStart) },
-		WroteRequest:      func(httptrace.WroteRequestInfo) { t.wrote = t.now() },
+		DNSStart:          func(httptrace.DNSStartInfo) { t.locked(func() { t.dnsStart = t.now() }) },
+		DNSDone:           func(httptrace.DNSDoneInfo) { t.locked(func() { t.p.Resolve += t.now().Sub(t.dnsStart) }) },
+		ConnectStart:      func(string, string) { t.locked(func() { t.connStart = t.now() }) },
+		ConnectDone:       func(string, string, error) { t.locked(func() { t.p.Connect += t.now().Sub(t.connStart) }) },
+		TLSHandshakeStart: func() { t.locked(func() { t.tlsStart = t.now() }) },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { t.locked(func() { t.p.TLS += t.now().Sub(t.tlsStart) }) },
+		WroteRequest:      func(httptrace.WroteRequestInfo) { t.locked(func() { t.wrote = t.now() }) },
 		GotFirstResponseByte: func() {
-			t.first = t.now()
-			t.p.Processing += t.first.Sub(t.wrote)
+			t.locked(func() {
+				t.first = t.now()
+				t.p.Processing += t.first.Sub(t.wrote)
+			})
 		},
 	}
 }
 
 func (t *phaseTrace) done() {
-	if !t.first.IsZero() {
-		t.p.Transfer += t.now().Sub(t.first)
-	}
+	t.locked(func() {
+		if !t.first.IsZero() {
+			t.p.Transfer += t.now().Sub(t.first)
+		}
+	})
+}
+
+// result is a copy of the phases measured so far.
+func (t *phaseTrace) result() *HTTPPhases {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.p
+	return &p
 }
 
 // httpSender sends the nonce as an HTTP request; connections are reused

@@ -31,7 +31,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	promrules "github.com/prometheus/prometheus/rules"
-	"github.com/prometheus/prometheus/util/strutil"
 )
 
 // Defaults applied by NewEvaluator to zero options.
@@ -594,17 +593,13 @@ type alertBuffer struct{ alerts []*model.Alert }
 
 // collect is the Prometheus NotifyFunc: it turns rule alerts into
 // model.Alerts the way Prometheus' notifier does, adding external labels.
-func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrules.Alert) {
+func (e *Evaluator) collect(ctx context.Context, _ string, alerts ...*promrules.Alert) {
 	if len(alerts) == 0 {
 		return
 	}
 	buf, _ := ctx.Value(alertBufferKey{}).(*alertBuffer)
 	if buf == nil {
 		return
-	}
-	gen := ""
-	if e.opts.ExternalURL != "" {
-		gen = strings.TrimSuffix(e.opts.ExternalURL, "/") + strutil.TableLinkForExpression(expr)
 	}
 	for _, a := range alerts {
 		ls := make(model.LabelSet, a.Labels.Len()+e.opts.ExternalLabels.Len())
@@ -623,13 +618,27 @@ func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrul
 			Annotations:  ann,
 			StartsAt:     a.FiredAt,
 			EndsAt:       a.ValidUntil,
-			GeneratorURL: gen,
+			GeneratorURL: e.generatorURL(ls),
 		}
 		if !a.ResolvedAt.IsZero() {
 			out.EndsAt = a.ResolvedAt
 		}
 		buf.alerts = append(buf.alerts, out)
 	}
+}
+
+// generatorURL is the status page an alert links to: its probe's page
+// when it is about a probe, else the alerts page. Prometheus links to its
+// expression browser instead, which tocsin does not have.
+func (e *Evaluator) generatorURL(ls model.LabelSet) string {
+	if e.opts.ExternalURL == "" {
+		return ""
+	}
+	base := strings.TrimSuffix(e.opts.ExternalURL, "/")
+	if probe := ls["probe"]; probe != "" {
+		return base + "/probes/" + url.PathEscape(string(probe))
+	}
+	return base + "/alerts"
 }
 
 // groupSelectors lists the label matchers of the instant vector selectors

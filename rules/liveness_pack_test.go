@@ -11,7 +11,7 @@ func TestShippedPackChecks(t *testing.T) {
 	t.Parallel()
 	res := CheckFile("../configs/rules/liveness.yml", CheckOptions{LintDuplicates: true})
 	require.Empty(t, res.Diagnostics)
-	require.Equal(t, 5, res.Rules)
+	require.Equal(t, 6, res.Rules)
 }
 
 func TestShippedPackUnitTests(t *testing.T) {

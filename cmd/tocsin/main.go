@@ -49,6 +49,7 @@ can fail silently.`,
 		newTestCmd(),
 		newProbeCmd(),
 		newNotifyCmd(),
+		newStatusCmd(),
 		newVersionCmd(),
 	)
 	return root

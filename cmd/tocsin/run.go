@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,9 +18,13 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/spf13/cobra"
 
+	"github.com/tocsin-alerting/tocsin/internal/amapi"
 	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
+	"github.com/tocsin-alerting/tocsin/internal/silences"
+	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
 
@@ -70,6 +75,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			versioncollector.NewCollector("tocsin"),
 		)
 		listen := v.GetString("web.listen-address")
+		sils := silences.New(silences.Options{Logger: logger.With("component", "silences"), Registerer: reg})
 		var peer *cluster.Settings
 		if cs := clusterSettings(v); cs.ListenAddress != "" {
 			peer = &cs
@@ -82,6 +88,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 			StoragePath: v.GetString("storage.path"),
 			ExternalURL: extURL.String(),
 			Registerer:  reg,
+			Dispatcher:  notifiers.Options{Silences: sils},
 			Cluster:     peer,
 		}, logger)
 		reloader := pipeline.NewReloader(v.GetString("config.file"), p.Apply, logger, reg)
@@ -103,6 +110,23 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		})
 		srv.Handle(probes.WebhookPath, p.Handler())
 		srv.Handle(probes.HeartbeatPath, p.Handler())
+		// Links in pages start with the external URL's path; the server
+		// itself strips the route prefix before the pages see a request.
+		pages, err := ui.New(ui.Options{Source: p, ExternalURL: extURL.String(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		pages.Mount(srv, "")
+		if err := sils.Open(p.Config().Storage.Path); err != nil {
+			return err
+		}
+		go func() { _ = sils.Run(ctx) }()
+		apiOpts := amapi.Options{Alerts: p, Silences: sils, Config: p.Config, Started: time.Now(), Logger: logger}
+		if peer := p.Peer(); peer != nil {
+			sils.Replicate(peer.Replicate)
+			apiOpts.Peer = peer
+		}
+		srv.Handle(amapi.Prefix, amapi.New(apiOpts))
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -2,9 +2,13 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/notifiers"
+	"github.com/tocsin-alerting/tocsin/probes/probetest"
 )
 
 // vendor counts the notifications it accepts, per group and status.
@@ -51,13 +56,14 @@ type replica struct {
 
 const peerTimeout = time.Second
 
-func startReplica(t *testing.T, name string, join []string, v *vendor) *replica {
+func startReplica(t *testing.T, name string, join []string, v *vendor, tlsConfig ...string) *replica {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	peer, err := cluster.Join(cluster.Settings{
 		ListenAddress: "127.0.0.1:0", Peers: join, Name: name, PeerTimeout: peerTimeout,
 		SettleTimeout: 2 * time.Second, GossipInterval: 50 * time.Millisecond, PushPullInterval: time.Second,
 		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
+		TLSConfigFile: strings.Join(tlsConfig, ""),
 	}, logger, prometheus.NewRegistry())
 	require.NoError(t, err)
 	state, err := notifiers.OpenState(t.TempDir(), 0)
@@ -136,4 +142,42 @@ func TestThreeReplicasPageOncePerGroup(t *testing.T) {
 		r.d.Send(alerts(5, 100)...)
 	}
 	require.Eventually(t, func() bool { return len(v.counts()) == groups+5 }, 30*time.Second, 10*time.Millisecond)
+}
+
+// With --cluster.tls-config, replicas gossip over mutual TLS: they form a
+// cluster and share the notification log.
+func TestReplicasGossipOverMutualTLS(t *testing.T) {
+	pki := probetest.NewPKI(t)
+	tlsConfig := filepath.Join(t.TempDir(), "cluster-tls.yml")
+	require.NoError(t, os.WriteFile(tlsConfig, fmt.Appendf(nil, `tls_server_config:
+  cert_file: %s
+  key_file: %s
+  client_ca_file: %s
+  client_auth_type: RequireAndVerifyClientCert
+tls_client_config:
+  cert_file: %s
+  key_file: %s
+  ca_file: %s
+`, pki.ServerCertFile, pki.ServerKeyFile, pki.CAFile, pki.CertFile, pki.KeyFile, pki.CAFile), 0o600))
+	v := &vendor{got: map[string][]model.AlertStatus{}}
+	r1 := startReplica(t, "r1", nil, v, tlsConfig)
+	r2 := startReplica(t, "r2", []string{r1.peer.Self().Address()}, v, tlsConfig)
+	require.Eventually(t, func() bool {
+		return r1.peer.ClusterSize() == 2 && r2.peer.ClusterSize() == 2 && r1.peer.Ready() && r2.peer.Ready()
+	}, 20*time.Second, 20*time.Millisecond)
+
+	// The gossip port speaks TLS and takes this client certificate.
+	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
+	require.NoError(t, err)
+	conn, err := tls.Dial("tcp", r1.peer.Self().Address(), &tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err, "a TLS handshake with the gossip port")
+	require.NoError(t, conn.Close())
+
+	r1.d.Send(alerts(1, 0)...)
+	require.Eventually(t, func() bool { return len(v.counts()) == 1 }, 20*time.Second, 10*time.Millisecond)
+	r2.d.Send(alerts(1, 0)...)
+	time.Sleep(3 * peerTimeout) // r2's wait has passed; a page from it would show by now
+	for g, s := range v.counts() {
+		require.Len(t, s, 1, "%s: r2 learned over TLS that r1 paged", g)
+	}
 }

@@ -62,5 +62,8 @@ func (p *Pipeline) watchPeers(ctx context.Context) {
 	}
 	labels := externalLabels(p.Config())
 	delete(labels, "replica")
-	peer.Watch(ctx, labels, func(alerts []*model.Alert) { p.dispatcher.Send(alerts...) })
+	peer.Watch(ctx, labels, func(alerts []*model.Alert) {
+		p.replicaAlerts.update(alerts)
+		p.dispatcher.Send(alerts...)
+	})
 }

@@ -22,20 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// net/http keeps idle client connections' readers for a moment.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		// The TSDB's and OpenTelemetry's package-level helpers.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/prometheus/prometheus/tsdb/wlog.(*WL).run"),
-		// paho.mqtt.golang lets a connect attempt that was under way when
-		// the client was closed run to its end (at most its connect timeout).
-		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Connect.func1"),
-		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Disconnect.func1"),
-		// Its reconnect loop notices a Disconnect only after the back-off
-		// sleep it is in (at most the probes' reconnect delay).
-		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).reconnect"),
-	)
+	goleak.VerifyTestMain(m, scenario.IgnoredLeaks()...)
 }
 
 // The end-to-end tests run the particle scenario: an in-process device

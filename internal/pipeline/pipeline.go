@@ -68,8 +68,11 @@ type Pipeline struct {
 	state      *notifiers.State
 	peer       *cluster.Peer
 	running    bool
+	started    time.Time
 
-	outcomes outcomes
+	outcomes      outcomes
+	recent        recentFailures
+	replicaAlerts activeAlerts
 }
 
 // New returns a Pipeline that runs nothing until the first Apply.
@@ -212,7 +215,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		opts.Registerer = reg
 		opts.ExternalURL = p.settings.ExternalURL
 		opts.ExternalLabels = extLabels
-		if opts.RestoreGrace <= 0 {
+		if opts.RestoreGrace == nil {
 			opts.RestoreGrace = restoreGrace(cfg, ev)
 		}
 		if opts.State == nil {
@@ -257,6 +260,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 	}
 	p.replicateHeartbeats(sched)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
+	p.started = time.Now()
 	return nil
 }
 
@@ -294,24 +298,36 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 	return nil
 }
 
-// restoreGrace is how long an alert restored after a restart stays firing
-// before it resolves, unless the rules say it again: time for a probe to
-// run, and for the longest `for` of the rules to pass on fresh results.
-func restoreGrace(cfg *configs.Config, ev *rules.Evaluator) time.Duration {
-	grace := 2 * time.Duration(cfg.EvaluationInterval)
+// restoreGrace tells how long an alert restored after a restart stays
+// firing before it resolves, unless the rules say it again: time for tocsin
+// to start, then twice the time for a probe to run and for the alert's own
+// `for` to pass on fresh results (the longest `for` for alerts no rule
+// names). A resolve that came due while tocsin was down waits this long; a
+// false resolve and a new page for an outage that goes on would be worse.
+func restoreGrace(cfg *configs.Config, ev *rules.Evaluator) func(*model.Alert) time.Duration {
 	var probeInterval time.Duration
 	for _, pc := range cfg.Probes {
 		probeInterval = max(probeInterval, time.Duration(pc.Interval))
 	}
-	var hold time.Duration
+	holds := map[model.LabelValue]time.Duration{}
+	var longest time.Duration
 	for _, g := range ev.Groups() {
 		for _, r := range g.Rules() {
 			if ar, ok := r.(*promrules.AlertingRule); ok {
-				hold = max(hold, ar.HoldDuration())
+				name := model.LabelValue(ar.Name())
+				holds[name] = max(holds[name], ar.HoldDuration())
+				longest = max(longest, ar.HoldDuration())
 			}
 		}
 	}
-	return grace + probeInterval + hold
+	const startUp = 10 * time.Second
+	return func(a *model.Alert) time.Duration {
+		hold, ok := holds[a.Labels[model.AlertNameLabel]]
+		if !ok {
+			hold = longest
+		}
+		return startUp + 2*(hold+probeInterval+time.Duration(cfg.EvaluationInterval))
+	}
 }
 
 func labelsFromSet(ls model.LabelSet) labels.Labels {
@@ -340,6 +356,7 @@ func (p *Pipeline) record(r probes.Result) {
 		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
+	p.recent.add(r)
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)
 	}

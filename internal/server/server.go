@@ -71,8 +71,10 @@ func New(opts Options) *Server {
 		fmt.Fprintln(w, "tocsin is healthy.")
 	})
 	s.mux.HandleFunc("GET /-/ready", s.ready)
-	s.mux.HandleFunc("POST /-/reload", s.lifecycle(s.reload))
-	s.mux.HandleFunc("POST /-/quit", s.lifecycle(s.quit))
+	// Registered for every method, so that a GET is told 405 here rather
+	// than falling through to the status pages' catch-all.
+	s.mux.HandleFunc("/-/reload", s.lifecycle(s.reload))
+	s.mux.HandleFunc("/-/quit", s.lifecycle(s.quit))
 	return s
 }
 
@@ -123,6 +125,11 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 // lifecycle guards an endpoint that changes what the process does.
 func (s *Server) lifecycle(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
 		if !s.opts.EnableLifecycle {
 			http.Error(w, "Lifecycle API is not enabled; start tocsin with --web.enable-lifecycle.", http.StatusForbidden)
 			return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
+	"github.com/tocsin-alerting/tocsin/notifiers/deadman"
 	"github.com/tocsin-alerting/tocsin/notifiers/email"
 	"github.com/tocsin-alerting/tocsin/notifiers/msteams"
 	"github.com/tocsin-alerting/tocsin/notifiers/opsgenie"
@@ -29,6 +30,7 @@ const (
 	Email     = "email"
 	MSTeams   = "msteams"
 	Twilio    = "twilio"
+	Deadman   = "deadman"
 )
 
 // Options carry what integrations need besides their config.
@@ -116,6 +118,12 @@ func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error
 	for i, c := range rc.TwilioConfigs {
 		n, err := twilio.New(c, with(Twilio, i))
 		if err := add(Twilio, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range rc.DeadmanConfigs {
+		n, err := deadman.New(c, with(Deadman, i))
+		if err := add(Deadman, i, c.NotifierConfig, c.Secrets, n, err); err != nil {
 			return nil, err
 		}
 	}

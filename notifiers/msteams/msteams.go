@@ -141,10 +141,30 @@ func (n *Notifier) message(notif *notifiers.Notification) (*Message, error) {
 	if notif.ExternalURL != "" {
 		card.Actions = append(card.Actions, Action{Type: "Action.OpenUrl", Title: "Open tocsin", URL: notif.ExternalURL})
 	}
+	if src := commonSource(notif.Alerts); src != "" && src != notif.ExternalURL {
+		title := "Open source"
+		if probe := notif.CommonLabels["probe"]; probe != "" {
+			title = "Open probe " + string(probe)
+		}
+		card.Actions = append(card.Actions, Action{Type: "Action.OpenUrl", Title: title, URL: src})
+	}
 	if rb := string(notif.CommonAnnotations["runbook_url"]); rb != "" {
 		card.Actions = append(card.Actions, Action{Type: "Action.OpenUrl", Title: "Runbook", URL: rb})
 	}
 	return &Message{Type: "message", Attachments: []Attachment{{ContentType: cardContentType, Content: card}}}, nil
+}
+
+// commonSource is the generator URL all alerts share (tocsin's page of the
+// probe they are about), or "".
+func commonSource(alerts []*model.Alert) string {
+	src := ""
+	for i, a := range alerts {
+		if i > 0 && a.GeneratorURL != src {
+			return ""
+		}
+		src = a.GeneratorURL
+	}
+	return src
 }
 
 func labelFacts(ls model.LabelSet) []Fact {

@@ -23,7 +23,10 @@ func TestAdaptiveCard(t *testing.T) {
 	defer fake.Close()
 	n, err := msteams.New(&configs.MSTeamsConfig{WebhookURL: config.Secret(fake.APIURL()), Title: `{{ template "tocsin.title" . }} on {{ .CommonLabels.replica }}`}, notifiers.VendorOptions{})
 	require.NoError(t, err)
-	a := &model.Alert{Labels: model.LabelSet{"alertname": "ProbeFailing", "replica": "eu-1"}, StartsAt: time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC)}
+	a := &model.Alert{
+		Labels:   model.LabelSet{"alertname": "ProbeFailing", "replica": "eu-1", "probe": "broker"},
+		StartsAt: time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC), GeneratorURL: "http://tocsin.example/probes/broker",
+	}
 	notif := &notifiers.Notification{
 		Receiver: "teams", Status: model.AlertFiring, GroupLabels: model.LabelSet{"alertname": "ProbeFailing"}, CommonLabels: a.Labels,
 		CommonAnnotations: model.LabelSet{"runbook_url": "https://runbooks.example"}, Alerts: []*model.Alert{a}, ExternalURL: "http://tocsin.example",
@@ -43,6 +46,7 @@ func TestAdaptiveCard(t *testing.T) {
 	require.Equal(t, "FactSet", card.Body[2].Type)
 	require.Equal(t, []msteams.Action{
 		{Type: "Action.OpenUrl", Title: "Open tocsin", URL: "http://tocsin.example"},
+		{Type: "Action.OpenUrl", Title: "Open probe broker", URL: "http://tocsin.example/probes/broker"},
 		{Type: "Action.OpenUrl", Title: "Runbook", URL: "https://runbooks.example"},
 	}, card.Actions)
 }

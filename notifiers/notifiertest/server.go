@@ -58,10 +58,11 @@ func (m Mode) String() string {
 // look at several vendors at once and for the demo's display.
 type Page struct {
 	// Vendor is the fake's name: pagerduty, slack, opsgenie, webhook, email,
-	// msteams or twilio.
+	// msteams, twilio, or for heartbeats opsgenie-heartbeat, ping, http-ping.
 	Vendor string
 	// Action is the vendor's verb: trigger/resolve (PagerDuty), create/close
-	// (Opsgenie), post/update (Slack), firing/resolved (webhook), send.
+	// (Opsgenie), post/update (Slack), firing/resolved (webhook), send,
+	// ping (heartbeats).
 	Action string
 	// Key is the vendor's deduplication key where it has one: PagerDuty
 	// dedup_key, Opsgenie alias, webhook groupKey, Slack message ts.
@@ -175,6 +176,11 @@ func (s *Server) URL() string { return s.srv.URL }
 // APIURL is the URL to put in the integration's config (url, api_url or
 // webhook_url), including any secret path the vendor would put there.
 func (s *Server) APIURL() string { return s.srv.URL + s.apiPath }
+
+// Handler serves the fake's API without its listener, for tests whose
+// HTTP client calls it in memory (inside a testing/synctest bubble, where
+// network I/O would stop the fake clock).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // SetMode changes how the fake answers from the next request on.
 func (s *Server) SetMode(m Mode) {

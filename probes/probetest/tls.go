@@ -33,6 +33,9 @@ type PKI struct {
 	Pool *x509.CertPool
 	// Server is the certificate for 127.0.0.1 with its key.
 	Server tls.Certificate
+	// ServerCertFile and ServerKeyFile hold it as PEM, for servers that
+	// read files (a cluster's TLS transport).
+	ServerCertFile, ServerKeyFile string
 }
 
 // NewPKI creates a CA, a server and a client certificate, valid for an hour
@@ -67,6 +70,12 @@ func NewPKI(tb testing.TB) *PKI {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	p.Server = tls.Certificate{Certificate: [][]byte{serverDER}, PrivateKey: serverKey}
+	serverKeyDER, err := x509.MarshalPKCS8PrivateKey(serverKey)
+	if err != nil {
+		tb.Fatalf("pki: server key: %v", err)
+	}
+	p.ServerCertFile = writePEM(tb, dir, "server.pem", "CERTIFICATE", serverDER)
+	p.ServerKeyFile = writePEM(tb, dir, "server-key.pem", "PRIVATE KEY", serverKeyDER)
 
 	clientDER, clientKey := issue(tb, ca, caKey, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "tocsin-probe"},

@@ -25,6 +25,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/examples/particle/devicecloud"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/notifiertest"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -174,6 +175,11 @@ func Start(opts Options) (s *Scenario, err error) {
 	}
 	srv.Handle(probes.WebhookPath, s.Pipeline.Handler())
 	srv.Handle(probes.HeartbeatPath, s.Pipeline.Handler())
+	pages, err := ui.New(ui.Options{Source: s.Pipeline, ExternalURL: s.TocsinURL, Logger: opts.Logger})
+	if err != nil {
+		return s, err
+	}
+	pages.Mount(srv, "")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -285,7 +291,13 @@ route:
   group_wait: 0s
   group_interval: {{.GroupInterval}}
   repeat_interval: 1h
+  routes:
+  # Watchdog, the shipped pack's feed of the dead-man's switch, always
+  # fires; it must never page. The demo has no heartbeat vendor to ping.
+  - matchers: ['alertname="Watchdog"']
+    receiver: deadman
 receivers:
+- name: deadman
 - name: oncall
   strategy: {{.Strategy}}
   failover_after: {{.FailoverAfter}}

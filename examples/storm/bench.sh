@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds tocsin and Alertmanager (the version in go.mod, from the module
+# cache) and runs the alert storm against both; see README.md. Extra
+# arguments go to the storm command (--alerts, --groups, --batch, --senders).
+set -eu
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+
+go build -o "$work/tocsin" ./cmd/tocsin
+src=$(go list -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
+cp -R "$src" "$work/alertmanager-src"
+chmod -R u+w "$work/alertmanager-src"
+# The module has no built web UI, which Alertmanager embeds: a stub page
+# lets it build; the API does not need the UI.
+mkdir -p "$work/alertmanager-src/ui/app/dist"
+echo '<!doctype html><title>Alertmanager</title>' >"$work/alertmanager-src/ui/app/dist/index.html"
+(cd "$work/alertmanager-src" && go build -o "$work/alertmanager" ./cmd/alertmanager)
+
+go run ./examples/storm --tocsin "$work/tocsin" --alertmanager "$work/alertmanager" "$@"

@@ -1,0 +1,221 @@
+package amapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/prometheus/alertmanager/alert"
+	v2 "github.com/prometheus/alertmanager/api/v2"
+	"github.com/prometheus/alertmanager/api/v2/models"
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+)
+
+// postAlerts takes alerts as Alertmanager does: each valid alert is filed,
+// and the invalid ones are named in a 400.
+func (a *API) postAlerts(w http.ResponseWriter, r *http.Request) {
+	var in models.PostableAlerts
+	if !a.decodeBody(w, r, &in) {
+		return
+	}
+	var invalid error
+	for i, pa := range in {
+		if pa == nil {
+			invalid = errors.Join(invalid, fmt.Errorf("alert %d: null", i))
+			continue
+		}
+		if err := pa.Validate(strfmt.Default); err != nil {
+			invalid = errors.Join(invalid, fmt.Errorf("alert %d: %w", i, err))
+		}
+	}
+	if invalid != nil {
+		writeError(w, http.StatusBadRequest, invalid.Error())
+		return
+	}
+	now := a.opts.Now()
+	valid := make([]*model.Alert, 0, len(in))
+	for i, al := range v2.OpenAPIAlertsToAlerts(r.Context(), in) {
+		fillTimes(&al.Alert, now, a.opts.ResolveTimeout)
+		for k, v := range al.Labels {
+			if v == "" {
+				delete(al.Labels, k)
+			}
+		}
+		if err := al.Validate(); err != nil {
+			invalid = errors.Join(invalid, fmt.Errorf("alert %d %s: %w", i, al.Labels, err))
+			continue
+		}
+		valid = append(valid, &al.Alert)
+	}
+	if len(valid) > 0 {
+		if err := a.opts.Alerts.Ingest(valid...); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+	}
+	if invalid != nil {
+		a.opts.Logger.Debug("alerts refused", "reason", invalid.Error(), "accepted", len(valid))
+		writeError(w, http.StatusBadRequest, invalid.Error())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// fillTimes sets the times Alertmanager sets on an alert that comes
+// without them: it starts now (or when it ended), and ends after the
+// resolve timeout unless it is sent again.
+func fillTimes(al *model.Alert, now time.Time, resolveTimeout time.Duration) {
+	if al.StartsAt.IsZero() {
+		al.StartsAt = now
+		if !al.EndsAt.IsZero() {
+			al.StartsAt = al.EndsAt
+		}
+	}
+	if al.EndsAt.IsZero() {
+		al.EndsAt = now.Add(resolveTimeout)
+	}
+}
+
+// alertFilter is what GET /api/v2/alerts and /alerts/groups select on.
+// inhibited and unprocessed are only checked for their syntax: tocsin
+// shows no alert as inhibited or unprocessed.
+type alertFilter struct {
+	matchers                    []*labels.Matcher
+	receiver                    *regexp.Regexp
+	active, silenced, inhibited bool
+	unprocessed                 bool
+}
+
+func parseAlertFilter(r *http.Request) (alertFilter, error) {
+	var f alertFilter
+	var err error
+	if f.matchers, err = filterParam(r); err != nil {
+		return f, err
+	}
+	if s := r.URL.Query().Get("receiver"); s != "" {
+		if f.receiver, err = regexp.Compile("^(?:" + s + ")$"); err != nil {
+			return f, fmt.Errorf("bad receiver regular expression %q: %w", s, err)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		to   *bool
+	}{{"active", &f.active}, {"silenced", &f.silenced}, {"inhibited", &f.inhibited}, {"unprocessed", &f.unprocessed}} {
+		if *p.to, err = boolParam(r, p.name, true); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// gettable is one alert as the API shows it, or nil when the filter
+// leaves it out. Resolved alerts that wait for their resolve to be
+// delivered are left out, as in Alertmanager.
+func (a *API) gettable(r *http.Request, f alertFilter, al *model.Alert, receivers []string, now time.Time) (*models.GettableAlert, error) {
+	if !al.EndsAt.After(now) || !matchesAll(f.matchers, al.Labels) {
+		return nil, nil
+	}
+	if f.receiver != nil && !slices.ContainsFunc(receivers, f.receiver.MatchString) {
+		return nil, nil
+	}
+	status := alert.AlertStatus{State: alert.AlertStateActive}
+	if a.opts.Silences != nil {
+		ids, err := a.opts.Silences.MutedBy(r.Context(), al.Labels)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			status = alert.AlertStatus{State: alert.AlertStateSuppressed, SilencedBy: ids}
+		}
+	}
+	if (status.State == alert.AlertStateActive && !f.active) || (len(status.SilencedBy) > 0 && !f.silenced) {
+		return nil, nil
+	}
+	// tocsin does not keep when an alert was last sent to it; its start
+	// is the closest it knows.
+	out := v2.AlertToOpenAPIAlert(&alert.Alert{Alert: *al, UpdatedAt: al.StartsAt}, status, receivers, nil)
+	return out, nil
+}
+
+// getAlerts lists the alerts the dispatcher holds, each once with every
+// receiver whose groups hold it.
+func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
+	f, err := parseAlertFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	type entry struct {
+		al        *model.Alert
+		receivers []string
+	}
+	byFP := map[model.Fingerprint]*entry{}
+	for _, g := range a.opts.Alerts.AlertGroups() {
+		for _, al := range g.Alerts {
+			fp := al.Fingerprint()
+			e, ok := byFP[fp]
+			if !ok {
+				e = &entry{al: al}
+				byFP[fp] = e
+			}
+			if !slices.Contains(e.receivers, g.Receiver) {
+				e.receivers = append(e.receivers, g.Receiver)
+			}
+		}
+	}
+	now := a.opts.Now()
+	out := models.GettableAlerts{}
+	for _, e := range byFP {
+		slices.Sort(e.receivers)
+		ga, err := a.gettable(r, f, e.al, e.receivers, now)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if ga != nil {
+			out = append(out, ga)
+		}
+	}
+	slices.SortFunc(out, func(x, y *models.GettableAlert) int { return strings.Compare(*x.Fingerprint, *y.Fingerprint) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getAlertGroups lists the dispatcher's groups with the alerts the filter
+// selects; a group left with none is not shown.
+func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
+	f, err := parseAlertFilter(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	now := a.opts.Now()
+	out := models.AlertGroups{}
+	for _, g := range a.opts.Alerts.AlertGroups() {
+		receivers := []string{g.Receiver}
+		ag := &models.AlertGroup{
+			Labels:   v2.ModelLabelSetToAPILabelSet(g.Labels),
+			Receiver: &models.ReceiverReference{Name: &receivers[0]},
+			Alerts:   []*models.GettableAlert{},
+		}
+		for _, al := range g.Alerts {
+			ga, err := a.gettable(r, f, al, receivers, now)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			if ga != nil {
+				ag.Alerts = append(ag.Alerts, ga)
+			}
+		}
+		if len(ag.Alerts) > 0 {
+			out = append(out, ag)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
