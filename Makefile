@@ -15,7 +15,9 @@ BENCHTIME ?= 1x
 FUZZTIME ?= 1m
 # package:FuzzName pairs that `make fuzz` runs; `make test` runs their seed
 # corpora as ordinary tests.
-FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies
+FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies ./internal/amapi:FuzzAPIBodies
+# how long `make test` fuzzes each target after the tests
+FUZZSHORT ?= 5s
 
 .PHONY: all build test lint bench fuzz crash-test demo demo-ha clean help
 
@@ -27,9 +29,10 @@ help: ## list the targets
 build: ## build bin/tocsin
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tocsin ./cmd/tocsin
 
-test: ## vet and run every test with the race detector
+test: ## vet, run every test with the race detector, then fuzz each target for FUZZSHORT
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZSHORT)
 
 lint: ## gofmt check, go vet, and staticcheck when it installs
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -37,7 +40,7 @@ lint: ## gofmt check, go vet, and staticcheck when it installs
 	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then $(GO) run $(STATICCHECK) ./...; \
 	 else echo "staticcheck could not be installed from the module proxy; skipped"; fi
 
-fuzz: ## fuzz the config decoder, the rule-file checker and the push endpoints, FUZZTIME each
+fuzz: ## fuzz the config decoder, the rule-file checker, the push endpoints and the Alertmanager API bodies, FUZZTIME each
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzzing $$name in $$pkg for $(FUZZTIME)"; \

@@ -205,3 +205,37 @@ func TestGCDropsWhatOutlivedTheRetention(t *testing.T) {
 	require.NotNil(t, s.logEntryOf(live, k))
 	require.Len(t, s.restore(), 1)
 }
+
+// An alert sent between the start and the restore is newer than the copy
+// the state file kept: the restore must not bring the old one back.
+func TestRestoreKeepsAlertsSentSinceTheStart(t *testing.T) {
+	dir := t.TempDir()
+	rc := routeCfg("oncall", []model.LabelName{"alertname"}, 10*time.Second, time.Minute, 4*time.Hour)
+	before := newRecorder()
+	h := newHarness(t, rc, Options{State: openState(t, dir)},
+		receiver("oncall", configs.StrategyAll, 0, integration("a", before, true)))
+	a := alert(h.clock.Now(), "alertname", "BrokerDown")
+	h.d.Send(a)
+	h.clock.Advance(10 * time.Second)
+	h.waitFlushes(t, 1)
+	require.Len(t, before.received(), 1)
+	h.stop()
+	require.NoError(t, h.d.state.Close())
+
+	route, err := NewRoute(rc)
+	require.NoError(t, err)
+	after := newRecorder()
+	d, err := NewDispatcher(route, []*Receiver{receiver("oncall", configs.StrategyAll, 0, integration("a", after, true))},
+		Options{Clock: h.clock, State: openState(t, dir)})
+	require.NoError(t, err)
+	resolved := *a
+	resolved.StartsAt, resolved.EndsAt = h.clock.Now(), h.clock.Now()
+	d.Send(&resolved) // before the restore
+	d.restore()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h.clock.Advance(10 * time.Second)
+	require.Equal(t, model.AlertResolved, after.next(t).Status, "the resolve, not the restored firing alert")
+}

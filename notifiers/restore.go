@@ -1,5 +1,7 @@
 package notifiers
 
+import "github.com/prometheus/common/model"
+
 // restore files the alerts the state kept from before a restart back into
 // their groups. A restored group flushes at once, since its alerts waited
 // longer than group_wait: the dedup stage then lets through only what the
@@ -10,9 +12,18 @@ func (d *Dispatcher) restore() {
 	now := d.clock.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Alerts sent since the start are newer than what the file kept.
+	fresh := map[model.Fingerprint]bool{}
+	for _, g := range d.groups {
+		g.mu.Lock()
+		for fp := range g.alerts {
+			fresh[fp] = true
+		}
+		g.mu.Unlock()
+	}
 	for _, rg := range d.state.restore() {
 		for _, a := range rg.alerts {
-			if a == nil || len(a.Labels) == 0 {
+			if a == nil || len(a.Labels) == 0 || fresh[a.Labels.Fingerprint()] {
 				continue
 			}
 			c := *a

@@ -100,7 +100,7 @@ func testConfig(vendorURL string) *configs.Config {
 	}
 }
 
-func newEnv(t *testing.T, opts amapi.Options) *env {
+func newEnv(t testing.TB, opts amapi.Options) *env {
 	t.Helper()
 	e := &env{pages: make(chan notifiertest.Page, 100)}
 	e.vendor = notifiertest.NewWebhook(notifiertest.OnPage(func(p notifiertest.Page) { e.pages <- p }))
