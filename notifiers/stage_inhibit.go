@@ -30,21 +30,10 @@ func (s inhibitStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
 	// resolve has been delivered and left no longer inhibits.
 	now := s.d.clock.Now()
 	ih.Replace(held...)
-	drop := map[model.Fingerprint]bool{}
-	for i, a := range d.f.n.Alerts {
-		if inhibited, _ := ih.Inhibits(a.Labels, now); inhibited {
-			drop[d.f.fps[i]] = true
-		}
-	}
-	switch len(drop) {
-	case 0:
-		return d, nil
-	case len(d.f.n.Alerts):
-		return nil, nil
-	}
-	c := *d
-	c.f = d.f.withoutAlerts(drop)
-	return &c, nil
+	return d.withoutMuted(func(ls model.LabelSet) bool {
+		inhibited, _ := ih.Inhibits(ls, now)
+		return inhibited
+	}), nil
 }
 
 // heldAlertsLocked returns every alert of every group. Called with d.mu held.
