@@ -165,14 +165,14 @@ func (p *gossipProxy) serveTCP() {
 
 // A partition between two replicas: each side pages (fail open), and once
 // healed they share their notification logs again, so the resolve goes out
-// once. The peer timeout (3s) is longer than group_interval (1s), so the
+// once. The peer timeout (5s) is longer than group_interval (1s), so the
 // second replica's wait outlasts any offset between the two group timers.
 func TestPartitionedReplicasBothPageAndConvergeAfter(t *testing.T) {
 	failing, targetURL, v := haTargetAndVendor(t)
 	// Each replica's gossip goes through a proxy in front of it.
 	listen := []string{freePort(t), freePort(t)}
 	proxies := []*gossipProxy{newGossipProxy(t, listen[0]), newGossipProxy(t, listen[1])}
-	replicas := startHAListening(t, targetURL, v.fake.APIURL(), "0s", "3s", listen, []string{proxies[0].addr, proxies[1].addr})
+	replicas := startHAListening(t, targetURL, v.fake.APIURL(), "0s", "5s", listen, []string{proxies[0].addr, proxies[1].addr})
 
 	for _, p := range proxies {
 		p.setCut(true)
@@ -199,7 +199,7 @@ func TestPartitionedReplicasBothPageAndConvergeAfter(t *testing.T) {
 		p := v.received("api")
 		return len(p) > firing && p[len(p)-1].resolved
 	}, 20*time.Second, 10*time.Millisecond)
-	time.Sleep(5 * time.Second) // long enough for a second resolve to show, had the logs not been shared
+	time.Sleep(7 * time.Second) // long enough for a second resolve to show, had the logs not been shared
 	resolves := 0
 	for _, p := range v.received("api") {
 		if p.resolved {

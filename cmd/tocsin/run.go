@@ -22,8 +22,8 @@ import (
 	"github.com/tocsin-alerting/tocsin/internal/cluster"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
-	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/internal/silences"
+	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/probes"
 )
@@ -112,7 +112,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 		srv.Handle(probes.HeartbeatPath, p.Handler())
 		// Links in pages start with the external URL's path; the server
 		// itself strips the route prefix before the pages see a request.
-		pages, err := ui.New(ui.Options{Source: p, ExternalURL: extURL.String(), Logger: logger})
+		pages, err := ui.New(ui.Options{Source: p, Silences: sils, ExternalURL: extURL.String(), Logger: logger})
 		if err != nil {
 			return err
 		}

@@ -124,6 +124,10 @@ func (p *Pipeline) Apply(_ context.Context, cfg *configs.Config) error {
 	}
 	p.cfg = cfg
 	p.logSummary(cfg, receivers)
+	for _, w := range cfg.RuleFileWarnings() {
+		// A typo in a path would leave tocsin without the rules it names.
+		p.logger.Warn(w.Error())
+	}
 	return nil
 }
 

@@ -69,6 +69,23 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// browserWithoutScripts is browser with JavaScript turned off.
+func browserWithoutScripts(t *testing.T) context.Context {
+	t.Helper()
+	ctx := browser(t)
+	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	require.NoError(t, err)
+	return ctx
+}
+
+// screenshot saves the whole page as name.png in the artefacts folder.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(artifactsDir(t), name+".png"), shot, 0o644))
+}
+
 // consoleErrors collects what the page reports as errors: console.error,
 // uncaught exceptions, and the browser's own log (failed loads, blocked
 // content).
@@ -138,7 +155,6 @@ func TestPagesInBrowser(t *testing.T) {
 	ctx := browser(t)
 	var errs consoleErrors
 	errs.listen(t, ctx)
-	dir := artifactsDir(t)
 
 	pages := []struct {
 		name, path, wait string
@@ -147,6 +163,7 @@ func TestPagesInBrowser(t *testing.T) {
 		{"probe-down", "/probes/" + scenario.ProbeWatchdog, "pre.config"},
 		{"probe-up", "/probes/" + scenario.ProbeBrokerRoundTrip + "?range=6h", "pre.config"},
 		{"alerts", "/alerts", "table.alerts"},
+		{"silences", "/silences", "form.silence"},
 		{"receivers", "/receivers", "table.integrations"},
 		{"rules", "/rules", "table.rules"},
 		{"config", "/config", "pre.config"},
@@ -158,9 +175,7 @@ func TestPagesInBrowser(t *testing.T) {
 				chromedp.Navigate(w.TocsinURL+p.path),
 				chromedp.WaitVisible(chromedp.CSS(p.wait)),
 			))
-			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, p.name+".png"), shot, 0o644))
+			screenshot(t, ctx, p.name)
 			got := errs.take()
 			if p.name == "not-found" {
 				// The browser logs the page's own 404, which is the point.
@@ -199,9 +214,7 @@ func TestOverviewShowsEveryProbeInBrowser(t *testing.T) {
 // With JavaScript off the pages say the same.
 func TestPagesWithoutJavaScript(t *testing.T) {
 	w := startWorld(t)
-	ctx := browser(t)
-	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-	require.NoError(t, err)
+	ctx := browserWithoutScripts(t)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(w.TocsinURL+"/probes/"+scenario.ProbeWatchdog),
 		chromedp.WaitVisible(chromedp.CSS("pre.config")),
@@ -210,9 +223,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, text, "DOWN")
 	require.Contains(t, text, "heartbeat_missing")
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(artifactsDir(t), "probe-down-no-js.png"), shot, 0o644))
+	screenshot(t, ctx, "probe-down-no-js")
 }
 
 // With every probe up, the overview says so in green and in words.
@@ -228,8 +239,6 @@ func TestHealthyOverviewInBrowser(t *testing.T) {
 	banner, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".banner.ok")))
 	require.NoError(t, err)
 	require.Contains(t, banner, "All good: 4 of 4 probes up")
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(artifactsDir(t), "overview-healthy.png"), shot, 0o644))
+	screenshot(t, ctx, "overview-healthy")
 	require.Empty(t, errs.take())
 }

@@ -58,24 +58,25 @@ func startWorld(t *testing.T) *world {
 // startHealthyWorld is the scenario with every probe up and no alert.
 func startHealthyWorld(t *testing.T) *world {
 	t.Helper()
-	w := launch(t, 0)
+	return waitHealthy(t, launch(t, 0))
+}
+
+// waitHealthy waits until every probe of w has succeeded.
+func waitHealthy(t *testing.T, w *world) *world {
+	t.Helper()
 	w.until(t, "every probe to report success", func(st api.Status) bool {
 		return st.Summary.ProbesUp == st.Summary.Probes
 	})
 	return w
 }
 
-// launch starts the scenario, with a watchdog probe when grace is set.
-func launch(t *testing.T, grace time.Duration) *world {
+// launch starts the scenario, with a watchdog probe when grace is set;
+// tune changes its options before it starts.
+func launch(t *testing.T, grace time.Duration, tune ...func(*world, *scenario.Options)) *world {
 	t.Helper()
 	w := &world{changed: make(chan struct{}, 1)}
-	poke := func() {
-		select {
-		case w.changed <- struct{}{}:
-		default:
-		}
-	}
-	s, err := scenario.Start(scenario.Options{
+	poke := w.poke
+	opts := scenario.Options{
 		Dir:      t.TempDir(),
 		Interval: 250 * time.Millisecond, Timeout: 200 * time.Millisecond,
 		Rules:         fastRules,
@@ -83,11 +84,23 @@ func launch(t *testing.T, grace time.Duration) *world {
 		GroupInterval: time.Second,
 		OnResult:      func(probes.Result) { poke() },
 		OnPage:        func(notifiertest.Page) { poke() },
-	})
+	}
+	for _, f := range tune {
+		f(w, &opts)
+	}
+	s, err := scenario.Start(opts)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	w.Scenario = s
 	return w
+}
+
+// poke wakes up a wait: something that it may wait for has happened.
+func (w *world) poke() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
 }
 
 // until waits for cond to hold on tocsin's status, re-checking after each

@@ -150,6 +150,14 @@ func (u *UI) funcs() template.FuncMap {
 			return slices.Sorted(maps.Keys(m))
 		},
 		"stateText": stateText,
+		"silencedBy": func(lbls map[string]string) []string {
+			return u.silencedBy(context.Background(), lbls)
+		},
+		"silenceLink": u.silenceLink,
+		"canSilence":  func() bool { return u.sils != nil },
+		"silenceRows": func(rows []silenceRow, csrf string, now time.Time) map[string]any {
+			return map[string]any{"Rows": rows, "CSRF": csrf, "Now": now}
+		},
 		"alertsAt": func(alerts []api.Alert, now time.Time) api.Status {
 			return api.Status{Alerts: alerts, Now: now}
 		},
@@ -169,6 +177,12 @@ func stateText(state string) string {
 		return "✖ FIRING"
 	case "pending":
 		return "… PENDING"
+	case "silenced":
+		return "⊘ SILENCED"
+	case "active":
+		return "⊘ ACTIVE"
+	case "expired":
+		return "– EXPIRED"
 	case "unused":
 		return "– NOT USED YET"
 	}

@@ -27,6 +27,7 @@ func TestPages(t *testing.T) {
 		{"/probes/" + scenario.ProbeBrokerRoundTrip, 200, []string{"UP", "No failed run since tocsin started", "ProbeFailing", "canary/ping"}},
 		{"/probes/no-such-probe", 404, []string{"Not found"}},
 		{"/alerts", 200, []string{"FIRING", "ProbeFailing", "Probe legacy-alerting-watchdog (heartbeat) is failing", "runbook"}},
+		{"/silences", 200, []string{"Silences", "None: every alert pages.", "New silence", `name="csrf_token"`}},
 		{"/receivers", 200, []string{"pagerduty[0]", "opsgenie[0]", "rejected", "DOWN"}},
 		{"/rules", 200, []string{"liveness", "ProbeFailing", "probe_success == 0"}},
 		{"/config", 200, []string{"broker-roundtrip", "routing_key: &lt;secret&gt;", "api_key: &lt;secret&gt;"}},

@@ -6,6 +6,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tocsin-alerting/tocsin/internal/api"
+	"github.com/tocsin-alerting/tocsin/internal/silences"
 )
 
 //go:embed templates/*.html
@@ -29,6 +31,9 @@ var staticFiles embed.FS
 type Options struct {
 	// Source is the running pipeline.
 	Source api.Source
+	// Silences, when set, are listed and made on /silences, and the
+	// alerts they mute are marked on every page.
+	Silences *silences.Store
 	// ExternalURL is how people reach tocsin, as --web.external-url says;
 	// its path is the prefix of every link in the pages.
 	ExternalURL string
@@ -40,6 +45,8 @@ type Options struct {
 // UI serves the status pages and the JSON API.
 type UI struct {
 	src    api.Source
+	sils   *silences.Store
+	csrf   *csrf
 	api    *api.API
 	logger *slog.Logger
 	now    func() time.Time
@@ -71,7 +78,7 @@ func New(opts Options) (*UI, error) {
 		return nil, err
 	}
 	u := &UI{
-		src: opts.Source, logger: opts.Logger, now: opts.Now, prefix: prefix, mux: http.NewServeMux(),
+		src: opts.Source, sils: opts.Silences, csrf: newCSRF(prefix, strings.HasPrefix(opts.ExternalURL, "https:")), logger: opts.Logger, now: opts.Now, prefix: prefix, mux: http.NewServeMux(),
 		api: api.New(api.Options{Source: opts.Source, Logger: opts.Logger, Now: opts.Now}),
 	}
 	if u.pages, err = parsePages(u.funcs()); err != nil {
@@ -82,6 +89,12 @@ func New(opts Options) (*UI, error) {
 	u.mux.HandleFunc("GET /{$}", u.overview)
 	u.mux.HandleFunc("GET /probes/{name}", u.probe)
 	u.mux.HandleFunc("GET /alerts", u.alerts)
+	u.mux.HandleFunc("GET /silences", u.silencesPage)
+	u.mux.HandleFunc("POST /silences", u.createSilence)
+	u.mux.HandleFunc("POST /silences/{id}/expire", u.expireSilence)
+	// Other methods are refused, not sent to the not-found page.
+	u.mux.HandleFunc("/silences", onlyMethods("GET, POST"))
+	u.mux.HandleFunc("/silences/{id}/expire", onlyMethods("POST"))
 	u.mux.HandleFunc("GET /receivers", u.receivers)
 	u.mux.HandleFunc("GET /rules", u.rules)
 	u.mux.HandleFunc("GET /config", u.config)
@@ -143,11 +156,18 @@ type page struct {
 	// Refresh, when set, reloads the page after this many seconds
 	// (no JavaScript needed).
 	Refresh int
+	// Silenced counts the alerts that active silences mute.
+	Silenced int
 }
 
 func (u *UI) render(w http.ResponseWriter, code int, name string, p page) {
 	if p.Status.Now.IsZero() {
 		p.Status = api.NewStatus(u.src.Snapshot(), u.now())
+	}
+	for _, a := range p.Status.Alerts {
+		if a.State == "firing" && len(u.silencedBy(context.Background(), a.Labels)) > 0 {
+			p.Silenced++
+		}
 	}
 	var buf bytes.Buffer
 	if err := u.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -168,7 +188,7 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"overview", "probe", "alerts", "receivers", "rules", "config", "notfound"} {
+	for _, name := range []string{"overview", "probe", "alerts", "silences", "receivers", "rules", "config", "notfound"} {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(templateFiles, "templates/"+name+".html")
@@ -179,6 +199,13 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+func onlyMethods(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
 }
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {

@@ -25,6 +25,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/examples/particle/devicecloud"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/internal/server"
+	"github.com/tocsin-alerting/tocsin/internal/silences"
 	"github.com/tocsin-alerting/tocsin/internal/ui"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/notifiertest"
@@ -73,8 +74,12 @@ type Options struct {
 	OnPage func(notifiertest.Page)
 	// OnResult is called with every probe result, after it is recorded.
 	OnResult func(probes.Result)
-	// Dispatcher tunes delivery (retries, attempt timeout).
+	// Dispatcher tunes delivery (retries, attempt timeout). Its Silences
+	// default to the scenario's store.
 	Dispatcher notifiers.Options
+	// Silences is the store the status pages show and change; nil makes
+	// one, kept under storage.path.
+	Silences *silences.Store
 }
 
 // Scenario is the running incident set-up.
@@ -89,6 +94,7 @@ type Scenario struct {
 	ConfigFile string
 	Pipeline   *pipeline.Pipeline
 	Registry   *prometheus.Registry
+	Silences   *silences.Store
 
 	reloader *pipeline.Reloader
 	cancel   context.CancelFunc
@@ -163,6 +169,13 @@ func Start(opts Options) (s *Scenario, err error) {
 	if err := s.writeConfig(opts); err != nil {
 		return s, err
 	}
+	s.Silences = opts.Silences
+	if s.Silences == nil {
+		s.Silences = silences.New(silences.Options{Logger: opts.Logger})
+	}
+	if opts.Dispatcher.Silences == nil {
+		opts.Dispatcher.Silences = s.Silences
+	}
 	s.Pipeline = pipeline.New(pipeline.Settings{
 		ExternalURL: s.TocsinURL,
 		Registerer:  s.Registry,
@@ -175,7 +188,10 @@ func Start(opts Options) (s *Scenario, err error) {
 	}
 	srv.Handle(probes.WebhookPath, s.Pipeline.Handler())
 	srv.Handle(probes.HeartbeatPath, s.Pipeline.Handler())
-	pages, err := ui.New(ui.Options{Source: s.Pipeline, ExternalURL: s.TocsinURL, Logger: opts.Logger})
+	if err := s.Silences.Open(s.Pipeline.Config().Storage.Path); err != nil {
+		return s, err
+	}
+	pages, err := ui.New(ui.Options{Source: s.Pipeline, Silences: s.Silences, ExternalURL: s.TocsinURL, Logger: opts.Logger})
 	if err != nil {
 		return s, err
 	}
