@@ -21,11 +21,23 @@ type Config struct {
 	Probes             []*ProbeConfig    `yaml:"probes"`
 	Route              *Route            `yaml:"route"`
 	Receivers          []*ReceiverConfig `yaml:"receivers"`
+	InhibitRules       []*InhibitRule    `yaml:"inhibit_rules"`
+	TimeIntervals      []*TimeInterval   `yaml:"time_intervals"`
+	// MuteTimeIntervals is Alertmanager's deprecated name for
+	// time_intervals; both lists share one namespace.
+	MuteTimeIntervals []*TimeInterval `yaml:"mute_time_intervals"`
+	// Templates are globs of template files, relative to the config file.
+	Templates []string `yaml:"templates"`
 
 	// File is the path the config was loaded from; relative paths in the
 	// config (rule files, *_file secrets) are resolved against its directory.
 	File string `yaml:"-"`
 
+	// templateFields are the message templates of every integration, with
+	// their places in the file, for the render check.
+	templateFields []TemplateField
+	// warnings are the paging traps found at load time.
+	warnings Errors
 	// ruleWarnings are the rule_files patterns that matched nothing.
 	ruleWarnings Errors
 }
@@ -37,6 +49,9 @@ type GlobalConfig struct {
 	Replica        string         `yaml:"replica"`
 	ExternalLabels model.LabelSet `yaml:"external_labels"`
 	ScrapeDefaults ScrapeDefaults `yaml:"scrape_defaults"`
+	// IntegrationDefaults are Alertmanager's global keys for integrations
+	// (slack_api_url, smtp_from, ...).
+	IntegrationDefaults `yaml:",inline"`
 }
 
 // ScrapeDefaults are the probe interval and timeout used where a probe sets none.
@@ -84,10 +99,12 @@ func Load(file string, data []byte) (*Config, error) {
 	// default, and any second complaint about the same place is dropped.
 	v := &validator{collector: &collector{file: file}, pos: pos, dir: filepath.Dir(file)}
 	cfg.validate(v)
+	cfg.templateFields = v.templateFields
 	errs = mergeErrors(errs, v.errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.warnings = cfg.pagingTraps(v)
 	cfg.ruleWarnings = cfg.ruleFileWarnings(v)
 	return cfg, nil
 }
@@ -111,11 +128,16 @@ func (c *Config) ResolvePath(p string) string {
 
 // RuleFilePaths expands rule_files globs (relative to the config file) into paths.
 func (c *Config) RuleFilePaths() ([]string, error) {
+	return c.expandGlobs("rule_files", c.RuleFiles)
+}
+
+// expandGlobs expands the globs of a key, relative to the config file.
+func (c *Config) expandGlobs(key string, patterns []string) ([]string, error) {
 	var out []string
-	for _, pattern := range c.RuleFiles {
+	for _, pattern := range patterns {
 		matches, err := filepath.Glob(c.ResolvePath(pattern))
 		if err != nil {
-			return nil, fmt.Errorf("rule_files %q: %w", pattern, err)
+			return nil, fmt.Errorf("%s %q: %w", key, pattern, err)
 		}
 		out = append(out, matches...)
 	}
@@ -145,7 +167,7 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	validateProbes(v, c.Probes)
-	validateNotify(v, c.Route, c.Receivers)
+	c.validateNotify(v)
 }
 
 func (s *ScrapeDefaults) validate(v *validator) {

@@ -32,6 +32,7 @@ func (c *Config) applyDefaults() {
 			p.applyDefaults(c.Global.ScrapeDefaults)
 		}
 	}
+	c.applyIntegrationGlobals()
 	applyNotifyDefaults(c.Route, c.Receivers)
 	for _, r := range c.Receivers {
 		if r != nil {

@@ -194,12 +194,6 @@ type TwilioConfig struct {
 	Text   string `yaml:"text,omitempty"`
 }
 
-// TemplateFuncNames are the functions message templates may call; the
-// notifiers package provides them and a test keeps both lists equal.
-func TemplateFuncNames() []string {
-	return []string{"toUpper", "toLower", "trimSpace", "join", "truncate", "reReplaceAll", "formatTime", "safeHTML"}
-}
-
 // applyDefaults fills each integration's unset values.
 func (r *ReceiverConfig) applyIntegrationDefaults() {
 	for _, c := range r.PagerDutyConfigs {
@@ -279,36 +273,43 @@ func (r *ReceiverConfig) validateIntegrations(v *validator) {
 	r.validateDeadmanOnly(v)
 	for _, c := range r.PagerDutyConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.SlackConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.OpsgenieConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.WebhookConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.EmailConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.MSTeamsConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
 	for _, c := range r.TwilioConfigs {
 		if c != nil {
+			v.sendResolved = c.SendsResolved()
 			c.validate(v)
 		}
 	}
@@ -406,9 +407,11 @@ func (c *PagerDutyConfig) validate(v *validator) {
 	v.template(&c.Group, "group")
 	v.template(&c.Class, "class")
 	v.templateMap(&c.Details, "details")
-	if c.ClientURL != "" {
+	v.template(&c.Client, "client")
+	if c.ClientURL != "" && !strings.Contains(c.ClientURL, "{{") {
 		v.url(c, &c.ClientURL, "client_url", false, "http", "https")
 	}
+	v.template(&c.ClientURL, "client_url")
 }
 
 func (c *SlackConfig) validate(v *validator) {
@@ -568,9 +571,15 @@ func (c *TwilioConfig) validate(v *validator) {
 // httpConfig checks an http_config and resolves its file paths against
 // the config's directory.
 func (v *validator) httpConfig(c *config.HTTPClientConfig) {
-	if c == nil {
+	if c == nil || v.checkedHTTP[c] {
 		return
 	}
+	if v.checkedHTTP == nil {
+		v.checkedHTTP = map[*config.HTTPClientConfig]bool{}
+	}
+	// The global http_config is shared by the integrations without their
+	// own; its paths are resolved once.
+	v.checkedHTTP[c] = true
 	v.strictKeys(v.pos.of(c), reflect.TypeFor[config.HTTPClientConfig](), "http_config")
 	c.SetDirectory(v.dir)
 	if err := c.Validate(); err != nil {
@@ -650,7 +659,9 @@ func (v *validator) templateAt(ptr any, text, key string) {
 	}
 	if err := parseTemplate(text); err != nil {
 		v.errorf(ptr, "%s: bad template: %v", key, err)
+		return
 	}
+	v.addTemplateField(ptr, text, key)
 }
 
 func (v *validator) templateMap(m *map[string]string, key string) {

@@ -24,6 +24,15 @@ type Route struct {
 	// Matchers select the alerts of this route, in Alertmanager's syntax
 	// (`severity="critical"`, `service=~"broker|api"`); all must match.
 	Matchers []string `yaml:"matchers,omitempty"`
+	// Match and MatchRE are Alertmanager's deprecated forms of matchers:
+	// label = value, and label matching an anchored regular expression.
+	Match   map[string]string `yaml:"match,omitempty"`
+	MatchRE map[string]string `yaml:"match_re,omitempty"`
+	// MuteTimeIntervals name time intervals during which this route sends
+	// nothing; ActiveTimeIntervals, those outside which it sends nothing.
+	// Neither is inherited by child routes, as in Alertmanager.
+	MuteTimeIntervals   []string `yaml:"mute_time_intervals,omitempty"`
+	ActiveTimeIntervals []string `yaml:"active_time_intervals,omitempty"`
 	// Continue lets an alert that matched this route go on to match the
 	// following siblings too.
 	Continue bool     `yaml:"continue,omitempty"`
@@ -90,7 +99,16 @@ func applyNotifyDefaults(route *Route, receivers []*ReceiverConfig) {
 	}
 }
 
-func validateNotify(v *validator, route *Route, receivers []*ReceiverConfig) {
+func (c *Config) validateNotify(v *validator) {
+	route, receivers := c.Route, c.Receivers
+	intervals := c.validateTimeIntervals(v)
+	for _, r := range c.InhibitRules {
+		if r != nil {
+			r.validate(v)
+		}
+	}
+	c.validateTemplateFiles(v)
+	c.validateIntegrationGlobals(v)
 	names := make([]*string, 0, len(receivers))
 	known := map[string]bool{}
 	for _, r := range receivers {
@@ -117,15 +135,29 @@ func validateNotify(v *validator, route *Route, receivers []*ReceiverConfig) {
 	if route.Continue {
 		v.errorf(&route.Continue, "the top-level route cannot have continue; it has no siblings")
 	}
-	route.validate(v, known)
+	if len(route.Match) > 0 || len(route.MatchRE) > 0 {
+		v.errorfAt([]any{&route.Match, &route.MatchRE}, "the top-level route matches every alert; it cannot have match or match_re")
+	}
+	if len(route.MuteTimeIntervals) > 0 || len(route.ActiveTimeIntervals) > 0 {
+		v.errorfAt([]any{&route.MuteTimeIntervals, &route.ActiveTimeIntervals}, "the top-level route cannot have mute_time_intervals or active_time_intervals")
+	}
+	route.validate(v, known, intervals)
 }
 
-func (r *Route) validate(v *validator, known map[string]bool) {
+func (r *Route) validate(v *validator, known, intervals map[string]bool) {
 	if r.Receiver != "" && !known[r.Receiver] {
 		v.errorf(&r.Receiver, "route uses receiver %q, which is not defined in receivers", r.Receiver)
 	}
 	for i := range r.Matchers {
 		validateMatcher(v, &r.Matchers[i])
+	}
+	validateMatchMaps(v, &r.Match, &r.MatchRE, "match")
+	for _, names := range []*[]string{&r.MuteTimeIntervals, &r.ActiveTimeIntervals} {
+		for i := range *names {
+			if name := &(*names)[i]; !intervals[*name] {
+				v.errorf(name, "route uses time interval %q, which is not defined in time_intervals", *name)
+			}
+		}
 	}
 	r.validateGroupBy(v)
 	for _, t := range []struct {
@@ -143,7 +175,7 @@ func (r *Route) validate(v *validator, known map[string]bool) {
 	}
 	for _, child := range r.Routes {
 		if child != nil {
-			child.validate(v, known)
+			child.validate(v, known, intervals)
 		}
 	}
 }

@@ -83,8 +83,47 @@ func TestRouteAndReceiverErrorsPointAtTheValue(t *testing.T) {
 		},
 		{
 			name: "unknown key in a route",
-			yaml: "route:\n  receiver: oncall\n  match: {a: b}\n" + receivers,
-			want: []string{`tocsin.yml:3:3: unknown key "match" in route; valid keys: continue, group_by, group_interval, group_wait, matchers, receiver, repeat_interval, routes`},
+			yaml: "route:\n  receiver: oncall\n  labels: {a: b}\n" + receivers,
+			want: []string{`tocsin.yml:3:3: unknown key "labels" in route; valid keys: active_time_intervals, continue, group_by, group_interval, group_wait, match, match_re, matchers, mute_time_intervals, receiver, repeat_interval, routes`},
+		},
+		{
+			name: "top-level route with match and a time interval",
+			yaml: "route:\n  receiver: oncall\n  match: {a: b}\n  mute_time_intervals: [x]\ntime_intervals: [{name: x}]\n" + receivers,
+			want: []string{`tocsin.yml:3:10: the top-level route matches every alert; it cannot have match or match_re`, `tocsin.yml:4:24: the top-level route cannot have mute_time_intervals`},
+		},
+		{
+			name: "bad match_re, unknown and repeated time intervals",
+			yaml: "route:\n  receiver: oncall\n  routes:\n  - match_re: {a: '('}\n    active_time_intervals: [nights]\ntime_intervals: [{name: x}]\nmute_time_intervals: [{name: x}]\n" + receivers,
+			want: []string{
+				`tocsin.yml:4:15: match_re: a: bad regular expression "("`,
+				`tocsin.yml:5:29: route uses time interval "nights", which is not defined in time_intervals`,
+				`tocsin.yml:7:30: time interval name "x" is used more than once`,
+			},
+		},
+		{
+			name: "bad time interval values",
+			yaml: "route: {receiver: oncall}\ntime_intervals:\n- name: x\n  time_intervals:\n  - weekdays: [funday]\n    times: [{start_time: '25:00', end_time: '26:00'}]\n    location: Mars/Base\n    hours: [1]\n" + receivers,
+			want: []string{
+				`tocsin.yml:5:16: funday is not a valid weekday`,
+				`tocsin.yml:6:13: couldn't parse timestamp 25:00, invalid format`,
+				`tocsin.yml:7:15: unknown time zone Mars/Base`,
+				`tocsin.yml:8:5: unknown key "hours"`,
+			},
+		},
+		{
+			name: "bad inhibit rule",
+			yaml: "route: {receiver: oncall}\ninhibit_rules:\n- source_matchers: ['a=']\n  target_match_re: {b: '['}\n  equal: ['']\n  source: x\n" + receivers,
+			want: []string{
+				`tocsin.yml:3:22: bad matcher "a="`,
+				`tocsin.yml:4:20: target_match_re: b: bad regular expression`,
+				`tocsin.yml:5:11: equal: "" is not a valid label name`,
+				`tocsin.yml:6:3: unknown key "source" in inhibit rule`,
+			},
+		},
+		{
+			name: "template file that does not parse",
+			yaml: "route: {receiver: oncall}\ntemplates: ['testdata/templates/bad.tmpl']\n" + receivers,
+			want: []string{`tocsin.yml:2:13: templates: bad.tmpl:2: missing value for if`},
 		},
 	}
 	for _, tc := range tests {

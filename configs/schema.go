@@ -5,6 +5,7 @@ import (
 	"path"
 	"reflect"
 
+	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
@@ -40,6 +41,26 @@ var schemaOverrides = map[reflect.Type]func() map[string]any{
 			map[string]any{"type": "string", "enum": []string{string(TLSMandatory), string(TLSOpportunistic), string(TLSNone)}},
 		}}
 	},
+	// Alertmanager's time intervals, as written in its configuration.
+	reflect.TypeFor[timeinterval.TimeRange](): func() map[string]any {
+		hhmm := map[string]any{"type": "string", "pattern": `^([01]?[0-9]|2[0-4]):[0-5][0-9]$`}
+		return map[string]any{"type": "object", "additionalProperties": false, "required": []string{"start_time", "end_time"},
+			"properties": map[string]any{"start_time": hhmm, "end_time": hhmm}}
+	},
+	reflect.TypeFor[timeinterval.WeekdayRange]():    rangeSchema("a weekday or a range: monday, monday:friday"),
+	reflect.TypeFor[timeinterval.DayOfMonthRange](): rangeSchema("a day of the month or a range, negative from the end: 1, 1:5, -3:-1"),
+	reflect.TypeFor[timeinterval.MonthRange]():      rangeSchema("a month or a range, by name or number: january, 1:3"),
+	reflect.TypeFor[timeinterval.YearRange]():       rangeSchema("a year or a range: 2026, 2026:2027"),
+	reflect.TypeFor[timeinterval.Location](): func() map[string]any {
+		return map[string]any{"type": "string", "description": "an IANA time zone such as Europe/Berlin"}
+	},
+}
+
+// rangeSchema is a time interval's range: one value or BEGIN:END.
+func rangeSchema(description string) func() map[string]any {
+	return func() map[string]any {
+		return map[string]any{"type": []string{"string", "integer"}, "description": description}
+	}
 }
 
 // Schema returns the JSON Schema (draft-07, which editors support best) of

@@ -16,6 +16,11 @@ type validator struct {
 	*collector
 	pos positions
 	dir string
+	// templateFields collects every message template met, for the render
+	// check; sendResolved is the setting of the integration being checked.
+	templateFields []TemplateField
+	sendResolved   bool
+	checkedHTTP    map[*config.HTTPClientConfig]bool
 }
 
 // errorf records a problem with the value ptr points to. When that value was

@@ -40,6 +40,9 @@ type VendorOptions struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every request; "tocsin" when empty.
 	UserAgent string
+	// Templates are the named templates message templates can call; the
+	// defaults only when nil.
+	Templates *Templates
 }
 
 // Clock returns o.Now, or time.Now when it is unset.

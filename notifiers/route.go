@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/common/model"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -26,13 +28,44 @@ type Route struct {
 	Matchers       labels.Matchers
 	Continue       bool
 	Routes         []*Route
+	// MuteTimeIntervals and ActiveTimeIntervals name the time intervals
+	// that silence this route (MutedAt); they are not inherited.
+	MuteTimeIntervals   []string
+	ActiveTimeIntervals []string
 
-	key string
+	key       string
+	intervals *timeinterval.Intervener
+	// inhibitor holds the config's inhibit rules, on the top-level route
+	// only: the tree is what a config reload swaps, so rules and routes
+	// change together.
+	inhibitor *Inhibitor
 }
 
 // NewRoute builds the route tree from its configuration. Children inherit
 // receiver, group_by and timers from their parent, as in Alertmanager.
+// A route that names time intervals needs NewRouteFromConfig instead.
 func NewRoute(cfg *configs.Route) (*Route, error) {
+	return newRouteTree(cfg, nil)
+}
+
+// NewRouteFromConfig builds the route tree of a whole config, with its
+// time intervals (time_intervals and mute_time_intervals). It carries the config's inhibit rules (Inhibitor).
+func NewRouteFromConfig(cfg *configs.Config) (*Route, error) {
+	r, err := newRouteTree(cfg.Route, cfg.AllTimeIntervals())
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.InhibitRules) > 0 {
+		r.inhibitor = NewInhibitor(cfg.InhibitRules)
+	}
+	return r, nil
+}
+
+// Inhibitor returns the inhibit rules of the config the tree was built
+// from; nil when it has none, or below the top-level route.
+func (r *Route) Inhibitor() *Inhibitor { return r.inhibitor }
+
+func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeInterval) (*Route, error) {
 	if cfg == nil {
 		return nil, errors.New("route: no route configured")
 	}
@@ -41,7 +74,8 @@ func NewRoute(cfg *configs.Route) (*Route, error) {
 		GroupInterval:  time.Duration(configs.DefaultGroupInterval),
 		RepeatInterval: time.Duration(configs.DefaultRepeatInterval),
 	}
-	r, err := newRoute(cfg, root, "")
+	root.intervals = timeinterval.NewIntervener(intervals)
+	r, err := newRoute(cfg, root, "", intervals)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +85,9 @@ func NewRoute(cfg *configs.Route) (*Route, error) {
 	return r, nil
 }
 
-func newRoute(cfg *configs.Route, parent *Route, parentKey string) (*Route, error) {
+func newRoute(cfg *configs.Route, parent *Route, parentKey string, intervals map[string][]timeinterval.TimeInterval) (*Route, error) {
 	r := &Route{
+		intervals:      parent.intervals,
 		Receiver:       parent.Receiver,
 		GroupBy:        parent.GroupBy,
 		GroupByAll:     parent.GroupByAll,
@@ -85,12 +120,22 @@ func newRoute(cfg *configs.Route, parent *Route, parentKey string) (*Route, erro
 		}
 	}
 	for _, s := range cfg.Matchers {
-		ms, err := parse.Matchers(s)
-		if err != nil {
+		if _, err := parse.Matchers(s); err != nil {
 			return nil, fmt.Errorf("route: bad matcher %q: %w", s, err)
 		}
-		r.Matchers = append(r.Matchers, ms...)
 	}
+	// match, match_re and matchers together, sorted, as Alertmanager
+	// builds them; the order is part of the route's key.
+	r.Matchers = cfg.RouteMatchers()
+	sort.Sort(r.Matchers)
+	for _, names := range [][]string{cfg.MuteTimeIntervals, cfg.ActiveTimeIntervals} {
+		for _, name := range names {
+			if _, ok := intervals[name]; !ok {
+				return nil, fmt.Errorf("route: time interval %q is not defined", name)
+			}
+		}
+	}
+	r.MuteTimeIntervals, r.ActiveTimeIntervals = cfg.MuteTimeIntervals, cfg.ActiveTimeIntervals
 	// The key names the route by its matchers along the path from the
 	// root, as Alertmanager does, so that it stays the same when unrelated
 	// routes are added or reordered. It is part of every group key.
@@ -106,7 +151,7 @@ func newRoute(cfg *configs.Route, parent *Route, parentKey string) (*Route, erro
 		if c == nil {
 			continue
 		}
-		child, err := newRoute(c, r, r.key)
+		child, err := newRoute(c, r, r.key, intervals)
 		if err != nil {
 			return nil, err
 		}

@@ -8,9 +8,10 @@ import (
 )
 
 // Stage is one step a group's notification takes on its way to the
-// vendors, in Alertmanager's order: silence → wait (cluster position) → dedup
-// (notification log) → strategy (all or failover, which runs the
-// integration stages for each integration) → outbox → retry → record.
+// vendors, in Alertmanager's order: inhibit → mute (time intervals) →
+// silence → wait (cluster position) → dedup (notification log) → strategy
+// (all or failover, which runs the integration stages for each
+// integration) → outbox → retry → record.
 // Exec hands the delivery on, narrowed or not, or returns nil when this
 // stage has served it and nothing is left to do. An error means the
 // delivery was not served; the group's next flush tries again.
@@ -90,6 +91,8 @@ func (disp *Dispatcher) stages() []Stage {
 		recordStage{disp},
 	}
 	return []Stage{
+		inhibitStage{disp},
+		muteStage{disp},
 		silenceStage{disp},
 		waitStage{disp},
 		strategyStage{disp, perIntegration},

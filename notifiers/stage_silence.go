@@ -24,9 +24,15 @@ func (s silenceStage) Exec(ctx context.Context, d *delivery) (*delivery, error) 
 	if sil == nil {
 		return d, nil
 	}
+	return d.withoutMuted(func(ls model.LabelSet) bool { return sil.Mutes(ctx, ls) }), nil
+}
+
+// withoutMuted returns d without the alerts that muted says are muted: d
+// itself when none is, nil (nothing to send) when every one is.
+func (d *delivery) withoutMuted(muted func(model.LabelSet) bool) *delivery {
 	var drop map[model.Fingerprint]bool
 	for i, a := range d.f.n.Alerts {
-		if sil.Mutes(ctx, a.Labels) {
+		if muted(a.Labels) {
 			if drop == nil {
 				drop = map[model.Fingerprint]bool{}
 			}
@@ -35,13 +41,13 @@ func (s silenceStage) Exec(ctx context.Context, d *delivery) (*delivery, error) 
 	}
 	switch len(drop) {
 	case 0:
-		return d, nil
+		return d
 	case len(d.f.n.Alerts):
-		return nil, nil
+		return nil
 	}
 	c := *d
 	c.f = d.f.withoutAlerts(drop)
-	return &c, nil
+	return &c
 }
 
 // withoutAlerts returns a copy of the flush without the alerts in drop,

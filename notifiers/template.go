@@ -3,17 +3,22 @@ package notifiers
 import (
 	"fmt"
 	htmltemplate "html/template"
-	"regexp"
-	"slices"
+	"log/slog"
+	"net/url"
 	"strings"
-	"text/template"
+	"sync"
+	texttemplate "text/template"
 	"time"
 
+	amalert "github.com/prometheus/alertmanager/alert"
+	amtemplate "github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 )
 
-// Names of the default templates. A user's override may call them, as in
-// `{{ template "tocsin.title" . }} (eu-1)`.
+// Names of tocsin's default templates. A user's template may call them, as
+// in `{{ template "tocsin.title" . }} (eu-1)`, as well as Alertmanager's
+// (`{{ template "slack.default.title" . }}`) and those of the config's
+// templates: files.
 const (
 	TemplateTitle = "tocsin.title"
 	TemplateText  = "tocsin.text"
@@ -26,12 +31,12 @@ const (
 const defaultTemplates = `
 {{- define "tocsin.title" -}}
 {{ if .Test }}[TEST] {{ end }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ len .Alerts.Firing }}{{ end }}] {{ .Name }}
-{{- with .GroupLabels.Without "alertname" }} ({{ .String }}){{ end }}
+{{- with .GroupLabels.Remove (stringSlice "alertname") }} ({{ .String }}){{ end }}
 {{- end -}}
 
 {{- define "tocsin.alert" -}}
 {{ .Labels.alertname }}{{ with .Annotations.summary }}: {{ . }}{{ end }}
-{{- with .Labels.Without "alertname" }}
+{{- with .Labels.Remove (stringSlice "alertname") }}
   where: {{ .String }}{{ end }}
   since: {{ .StartsAt | formatTime }}{{ if eq .Status "resolved" }}, resolved {{ .EndsAt | formatTime }}{{ end }}
 {{- with .Annotations.description }}
@@ -73,7 +78,7 @@ const defaultHTML = `
 {{ range .Alerts.Limit 40 }}
 <div style="margin-bottom:1em;border-left:4px solid {{ if eq .Status "firing" }}#d00{{ else }}#090{{ end }};padding-left:8px">
 <b>{{ .Status | toUpper }}: {{ .Labels.alertname }}</b>{{ with .Annotations.summary }} — {{ . }}{{ end }}<br>
-{{ with .Labels.Without "alertname" }}where: {{ .String }}<br>{{ end }}
+{{ with .Labels.Remove (stringSlice "alertname") }}where: {{ .String }}<br>{{ end }}
 since: {{ .StartsAt | formatTime }}{{ if eq .Status "resolved" }}, resolved {{ .EndsAt | formatTime }}{{ end }}<br>
 {{ with .Annotations.description }}{{ . }}<br>{{ end }}
 {{ with .Annotations.runbook_url }}<a href="{{ . }}">runbook</a> {{ end }}{{ with .GeneratorURL }}<a href="{{ . }}">source</a>{{ end }}
@@ -85,27 +90,25 @@ since: {{ .StartsAt | formatTime }}{{ if eq .Status "resolved" }}, resolved {{ .
 {{- end -}}
 `
 
-// TemplateFuncs are the functions message templates may call. The names
-// must match configs.TemplateFuncNames, which checks templates at load time.
-func TemplateFuncs() template.FuncMap {
-	return template.FuncMap{
-		"toUpper":      strings.ToUpper,
-		"toLower":      strings.ToLower,
-		"trimSpace":    strings.TrimSpace,
-		"join":         func(sep string, s []string) string { return strings.Join(s, sep) },
-		"truncate":     func(n int, s string) string { return Truncate(s, n) },
-		"reReplaceAll": reReplaceAll,
-		"formatTime":   formatTime,
-		"safeHTML":     func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) },
+// TemplateFuncs are the functions message templates may call:
+// Alertmanager's, and the few tocsin adds. The names must match
+// configs.TemplateFuncNames, which checks templates at load time.
+func TemplateFuncs() map[string]any {
+	funcs := tocsinFuncs()
+	for name, f := range amtemplate.DefaultFuncs {
+		funcs[name] = f
 	}
+	return funcs
 }
 
-func reReplaceAll(pattern, repl, text string) (string, error) {
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return "", err
+// tocsinFuncs are tocsin's additions to Alertmanager's functions, kept for
+// the templates written for tocsin before it spoke Alertmanager's.
+func tocsinFuncs() map[string]any {
+	return map[string]any{
+		"truncate":   func(n int, s string) string { return Truncate(s, n) },
+		"formatTime": formatTime,
+		"safeHTML":   func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) },
 	}
-	return re.ReplaceAllString(text, repl), nil
 }
 
 // formatTime shows a time in UTC, to the second, the same on every replica.
@@ -116,44 +119,112 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// Template renders one piece of message text: a user's override from the
-// config, or one of the defaults.
-type Template struct {
-	text *template.Template
-	html *htmltemplate.Template
+// Templates is the set of named templates that message templates can
+// call: Alertmanager's defaults, tocsin's, and those of the config's
+// templates: files, which may redefine any of them. It renders with
+// Alertmanager's template package, so templates written for Alertmanager
+// work unchanged.
+type Templates struct {
+	am  *amtemplate.Template
+	log *slog.Logger
 }
 
-// ParseTemplate parses text (a user's override) with the default templates
-// available to it; an empty text renders the default named fallback.
-func ParseTemplate(text, fallback string) (*Template, error) {
-	if text == "" {
-		text = `{{ template "` + fallback + `" . }}`
+// NewTemplates parses the default templates and the given template files
+// (paths, not globs), in order. log receives a warning whenever a
+// template fails while sending and its default is sent instead; nil
+// discards.
+func NewTemplates(paths []string, log *slog.Logger) (*Templates, error) {
+	withTocsinFuncs := func(text *texttemplate.Template, html *htmltemplate.Template) {
+		text.Funcs(tocsinFuncs())
+		html.Funcs(tocsinFuncs())
 	}
-	t, err := template.New("").Funcs(TemplateFuncs()).Option("missingkey=zero").Parse(defaultTemplates)
+	am, err := amtemplate.FromGlobs(nil, withTocsinFuncs)
 	if err != nil {
-		return nil, fmt.Errorf("default templates: %w", err)
+		return nil, fmt.Errorf("alertmanager default templates: %w", err)
 	}
-	if _, err := t.New("message").Parse(text); err != nil {
-		return nil, err
-	}
-	return &Template{text: t.Lookup("message")}, nil
-}
-
-// ParseHTMLTemplate is ParseTemplate for HTML, escaping every value.
-func ParseHTMLTemplate(text, fallback string) (*Template, error) {
-	if text == "" {
-		text = `{{ template "` + fallback + `" . }}`
-	}
-	t := htmltemplate.New("").Funcs(htmltemplate.FuncMap(TemplateFuncs())).Option("missingkey=zero")
 	for _, def := range []string{defaultTemplates, defaultHTML} {
-		if _, err := t.Parse(def); err != nil {
+		if err := am.Parse(strings.NewReader(def)); err != nil {
 			return nil, fmt.Errorf("default templates: %w", err)
 		}
 	}
-	if _, err := t.New("message").Parse(text); err != nil {
+	for _, p := range paths {
+		if err := am.FromGlob(p); err != nil {
+			return nil, fmt.Errorf("template file %s: %w", p, err)
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Templates{am: am, log: log}, nil
+}
+
+// defaultSet holds the default templates, parsed once: every vendor
+// built without a config's templates shares them.
+var defaultSet = sync.OnceValues(func() (*Templates, error) { return NewTemplates(nil, nil) })
+
+func (ts *Templates) orDefault() (*Templates, error) {
+	if ts != nil {
+		return ts, nil
+	}
+	return defaultSet()
+}
+
+// Template is one piece of message text: a user's template from the
+// config, or one of the defaults.
+type Template struct {
+	set  *Templates
+	text string
+	// fallback is the default template sent instead when text fails.
+	fallback string
+	html     bool
+}
+
+// Parse prepares text (a user's template) for rendering; an empty text
+// renders the default template named fallback. The text is rendered once
+// against a sample firing notification, so that a template that cannot
+// render is refused here, where the config is loaded, rather than when it
+// pages. A nil set has only the default templates.
+func (ts *Templates) Parse(text, fallback string) (*Template, error) {
+	return ts.parse(text, fallback, false)
+}
+
+// ParseHTML is Parse for HTML, escaping every value.
+func (ts *Templates) ParseHTML(text, fallback string) (*Template, error) {
+	return ts.parse(text, fallback, true)
+}
+
+func (ts *Templates) parse(text, fallback string, html bool) (*Template, error) {
+	return ts.check(text, fallback, html, model.AlertFiring)
+}
+
+// check is parse with the sample notifications of the given statuses.
+func (ts *Templates) check(text, fallback string, html bool, statuses ...model.AlertStatus) (*Template, error) {
+	set, err := ts.orDefault()
+	if err != nil {
 		return nil, err
 	}
-	return &Template{html: t.Lookup("message")}, nil
+	t := &Template{set: set, text: text, fallback: fallback, html: html}
+	if text == "" && fallback != "" {
+		t.text = callTemplate(fallback)
+	}
+	for _, status := range statuses {
+		if _, err := t.render(t.text, SampleTemplateData(status)); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func callTemplate(name string) string { return `{{ template "` + name + `" . }}` }
+
+// ParseTemplate is Parse with the default templates only.
+func ParseTemplate(text, fallback string) (*Template, error) {
+	return (*Templates)(nil).Parse(text, fallback)
+}
+
+// ParseHTMLTemplate is ParseHTML with the default templates only.
+func ParseHTMLTemplate(text, fallback string) (*Template, error) {
+	return (*Templates)(nil).ParseHTML(text, fallback)
 }
 
 // MustTemplate is ParseTemplate for texts known to be valid, such as the defaults.
@@ -166,93 +237,50 @@ func MustTemplate(text, fallback string) *Template {
 }
 
 // Execute renders the template for a notification prepared once with
-// NewTemplateData, so that several templates share the work.
+// NewTemplateData, so that several templates share the work. When a
+// user's template fails on this notification's data although it rendered
+// the sample, its default is sent instead, with a warning in the log: a
+// page with the default text is better than no page.
 func (t *Template) Execute(data *TemplateData) (string, error) {
-	var b strings.Builder
-	var err error
-	if t.html != nil {
-		err = t.html.Execute(&b, data)
-	} else {
-		err = t.text.Execute(&b, data)
+	out, err := t.render(t.text, data)
+	if err != nil && t.fallback != "" && t.text != callTemplate(t.fallback) {
+		t.set.log.Warn("message template failed; sending the default instead", "default", t.fallback, "err", err)
+		out, err = t.render(callTemplate(t.fallback), data)
 	}
 	if err != nil {
 		return "", fmt.Errorf("render message template: %w", err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return out, nil
 }
 
-// KV is a set of labels or annotations as templates see them.
-type KV map[string]string
-
-// Names returns the keys in order.
-func (kv KV) Names() []string {
-	names := make([]string, 0, len(kv))
-	for k := range kv {
-		names = append(names, k)
+func (t *Template) render(text string, data *TemplateData) (string, error) {
+	var out string
+	var err error
+	if t.html {
+		out, err = t.set.am.ExecuteHTMLString(text, data)
+	} else {
+		out, err = t.set.am.ExecuteTextString(text, data)
 	}
-	slices.Sort(names)
-	return names
-}
-
-// Values returns the values in the order of Names.
-func (kv KV) Values() []string {
-	out := make([]string, 0, len(kv))
-	for _, k := range kv.Names() {
-		out = append(out, kv[k])
+	if err != nil {
+		return "", cleanTemplateError(err)
 	}
-	return out
+	return strings.TrimSpace(out), nil
 }
 
-// Without returns a copy of kv without the given keys.
-func (kv KV) Without(names ...string) KV {
-	out := make(KV, len(kv))
-	for k, v := range kv {
-		if !slices.Contains(names, k) {
-			out[k] = v
-		}
+// cleanTemplateError drops the anonymous template's empty name that
+// Alertmanager's package leaves in errors (`template: :1:3: ...`).
+func cleanTemplateError(err error) error {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "template: :")
+	if !ok {
+		return err
 	}
-	return out
+	return fmt.Errorf("line %s", strings.Replace(rest, `executing "" at `, "", 1))
 }
 
-// String renders kv as "a=1, b=2" in key order.
-func (kv KV) String() string {
-	parts := make([]string, 0, len(kv))
-	for _, k := range kv.Names() {
-		parts = append(parts, k+"="+kv[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-func toKV(ls model.LabelSet) KV {
-	kv := make(KV, len(ls))
-	for k, v := range ls {
-		kv[string(k)] = string(v)
-	}
-	return kv
-}
-
-// TemplateAlert is one alert as templates see it. Labels and annotations
-// are converted only for the alerts a template shows, because a storm
-// holds thousands of alerts and a message shows a few.
-type TemplateAlert struct {
-	Status       string
-	StartsAt     time.Time
-	EndsAt       time.Time
-	GeneratorURL string
-	alert        *model.Alert
-}
-
-// Labels returns the alert's labels.
-func (a TemplateAlert) Labels() KV { return toKV(a.alert.Labels) }
-
-// Annotations returns the alert's annotations.
-func (a TemplateAlert) Annotations() KV { return toKV(a.alert.Annotations) }
-
-// Fingerprint is the hash of the alert's labels, as Alertmanager shows it.
-func (a TemplateAlert) Fingerprint() string { return a.alert.Fingerprint().String() }
-
-// TemplateAlerts is a list of alerts with filters for templates.
-type TemplateAlerts []TemplateAlert
+// TemplateAlerts is the list of alerts as templates see it: Alertmanager's,
+// with Limit and More so that a message about a storm stays readable.
+type TemplateAlerts []amtemplate.Alert
 
 // Firing returns the alerts still firing.
 func (as TemplateAlerts) Firing() TemplateAlerts { return as.with(string(model.AlertFiring)) }
@@ -260,8 +288,7 @@ func (as TemplateAlerts) Firing() TemplateAlerts { return as.with(string(model.A
 // Resolved returns the alerts that resolved.
 func (as TemplateAlerts) Resolved() TemplateAlerts { return as.with(string(model.AlertResolved)) }
 
-// Limit returns at most the first n alerts, so that a message about a
-// storm of alerts stays readable and within the vendor's limits.
+// Limit returns at most the first n alerts.
 func (as TemplateAlerts) Limit(n int) TemplateAlerts {
 	if len(as) > n {
 		return as[:n]
@@ -273,7 +300,7 @@ func (as TemplateAlerts) Limit(n int) TemplateAlerts {
 func (as TemplateAlerts) More(n int) int { return max(len(as)-n, 0) }
 
 func (as TemplateAlerts) with(status string) TemplateAlerts {
-	var out TemplateAlerts
+	out := TemplateAlerts{}
 	for _, a := range as {
 		if a.Status == status {
 			out = append(out, a)
@@ -282,24 +309,22 @@ func (as TemplateAlerts) with(status string) TemplateAlerts {
 	return out
 }
 
-// TemplateData is what a message template renders: the notification with
-// labels as plain string maps, as in Alertmanager's templates.
+// TemplateData is what a message template renders: Alertmanager's
+// template data (Receiver, Status, Alerts, GroupLabels, CommonLabels,
+// CommonAnnotations, ExternalURL), and a few fields of tocsin's own.
 type TemplateData struct {
-	Receiver          string
-	Status            string
-	GroupKey          string
-	DedupKey          string
-	GroupLabels       KV
-	CommonLabels      KV
-	CommonAnnotations KV
-	Alerts            TemplateAlerts
-	ExternalURL       string
-	Test              bool
+	amtemplate.Data
+	// Alerts are Data.Alerts, with tocsin's Limit and More.
+	Alerts   TemplateAlerts
+	GroupKey string
+	DedupKey string
+	// Test marks a page sent by `tocsin notify test`.
+	Test bool
 }
 
 // Name is the best short name of the group: its alertname, or "alerts".
 func (d *TemplateData) Name() string {
-	for _, kv := range []KV{d.GroupLabels, d.CommonLabels} {
+	for _, kv := range []amtemplate.KV{d.GroupLabels, d.CommonLabels} {
 		if n := kv["alertname"]; n != "" {
 			return n
 		}
@@ -310,34 +335,61 @@ func (d *TemplateData) Name() string {
 	return "alerts"
 }
 
-// NewTemplateData prepares n for a template.
+// NewTemplateData prepares n for a template, as Alertmanager does.
 func NewTemplateData(n *Notification) *TemplateData {
-	d := &TemplateData{
-		Receiver:          n.Receiver,
-		Status:            string(n.Status),
-		GroupKey:          n.GroupKey,
-		DedupKey:          n.DedupKey,
-		GroupLabels:       toKV(n.GroupLabels),
-		CommonLabels:      toKV(n.CommonLabels),
-		CommonAnnotations: toKV(n.CommonAnnotations),
-		ExternalURL:       n.ExternalURL,
-		Test:              n.Test,
-		Alerts:            make(TemplateAlerts, 0, len(n.Alerts)),
+	u, err := url.Parse(n.ExternalURL)
+	if err != nil {
+		u = &url.URL{}
 	}
-	if d.Status == "" {
-		d.Status = string(model.AlertFiring)
-		if len(n.Firing()) == 0 && len(n.Alerts) > 0 {
-			d.Status = string(model.AlertResolved)
+	alerts := make([]*amalert.Alert, len(n.Alerts))
+	for i, a := range n.Alerts {
+		alerts[i] = &amalert.Alert{Alert: *a}
+	}
+	am := (&amtemplate.Template{ExternalURL: u}).Data(n.Receiver, n.GroupLabels, nil, "", alerts...)
+	if n.Status != "" {
+		am.Status = string(n.Status)
+	} else if len(n.Alerts) == 0 {
+		am.Status = string(model.AlertFiring)
+	}
+	if len(n.Alerts) == 0 {
+		am.CommonLabels, am.CommonAnnotations = toKV(n.CommonLabels), toKV(n.CommonAnnotations)
+	}
+	return &TemplateData{Data: *am, Alerts: TemplateAlerts(am.Alerts), GroupKey: n.GroupKey, DedupKey: n.DedupKey, Test: n.Test}
+}
+
+func toKV(ls model.LabelSet) amtemplate.KV {
+	kv := make(amtemplate.KV, len(ls))
+	for k, v := range ls {
+		kv[string(k)] = string(v)
+	}
+	return kv
+}
+
+// SampleTemplateData is a notification of the given status with the
+// labels and annotations alerts usually carry, for checking templates
+// before they are needed.
+func SampleTemplateData(status model.AlertStatus) *TemplateData {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	labels := model.LabelSet{
+		"alertname": "ProbeFailing", "severity": "critical", "probe": "broker-roundtrip", "kind": "roundtrip",
+		"service": "device-broker", "replica": "eu-1", "instance": "broker:1883", "job": "tocsin",
+	}
+	other := labels.Clone()
+	other["probe"], other["instance"] = "broker-to-webhook", "broker:8883"
+	annotations := model.LabelSet{
+		"summary": "no message passed the broker", "description": "broker-roundtrip failed 3 times in a row",
+		"runbook_url": "https://runbooks.example/broker",
+	}
+	n := &Notification{
+		Receiver: "sample", Status: status, GroupKey: `{}:{alertname="ProbeFailing"}`, DedupKey: "sample",
+		GroupLabels: model.LabelSet{"alertname": "ProbeFailing"}, ExternalURL: "http://tocsin.example:9797",
+	}
+	for _, ls := range []model.LabelSet{labels, other} {
+		a := &model.Alert{Labels: ls, Annotations: annotations, StartsAt: start, GeneratorURL: "http://tocsin.example:9797/graph"}
+		if status == model.AlertResolved {
+			a.EndsAt = start.Add(5 * time.Minute)
 		}
+		n.Alerts = append(n.Alerts, a)
 	}
-	for _, a := range n.Alerts {
-		d.Alerts = append(d.Alerts, TemplateAlert{
-			Status:       string(a.Status()),
-			StartsAt:     a.StartsAt,
-			EndsAt:       a.EndsAt,
-			GeneratorURL: a.GeneratorURL,
-			alert:        a,
-		})
-	}
-	return d
+	return NewTemplateData(n)
 }

@@ -1,6 +1,8 @@
 package notifiers_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -97,4 +99,108 @@ func TestTemplateFunctionsMatchTheConfigCheck(t *testing.T) {
 	slices.Sort(names)
 	slices.Sort(want)
 	require.Equal(t, want, names)
+}
+
+func TestAlertmanagerTemplatesAndFunctionsRender(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "team.tmpl")
+	require.NoError(t, os.WriteFile(file, []byte(`{{ define "team.title" }}{{ .CommonLabels.alertname | title }} on {{ .CommonLabels.Remove (stringSlice "alertname" "replica") | len }} labels{{ end }}
+{{ define "__alertmanager" }}tocsin{{ end }}`), 0o600))
+	ts, err := notifiers.NewTemplates([]string{file}, nil)
+	require.NoError(t, err)
+	n := templateNotification(model.AlertFiring)
+	tests := []struct {
+		name, text, want string
+	}{
+		{"slack default title", `{{ template "slack.default.title" . }}`, "[FIRING:1] ProbeFailing broker-roundtrip (eu-1)"},
+		{"a template file redefines a default", `{{ template "slack.default.username" . }}`, "tocsin"},
+		{"a template file's own template", `{{ template "team.title" . }}`, "Probefailing on 1 labels"},
+		{"Alertmanager data and functions", `{{ .Receiver }} {{ .Status }} {{ range .Alerts.Firing }}{{ .Labels.SortedPairs.Names | join "," }}{{ end }} {{ .ExternalURL | safeHtml }} {{ .GroupLabels.Values | join " " }}`,
+			"oncall firing alertname,probe,replica http://tocsin:9797 ProbeFailing broker-roundtrip"},
+		{"pagerduty default description", `{{ template "pagerduty.default.description" . }}`, "[FIRING:1] ProbeFailing broker-roundtrip (eu-1)"},
+		{"tocsin additions stay", `{{ .CommonLabels.probe | truncate 6 }} {{ (index .Alerts 0).StartsAt | formatTime }} {{ .Alerts.Limit 5 | len }}`, "broke… 2026-11-26 05:00:00 UTC 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := ts.Parse(tt.text, "")
+			require.NoError(t, err)
+			out, err := tmpl.Execute(notifiers.NewTemplateData(n))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, out)
+		})
+	}
+}
+
+func TestTemplatesThatCannotRenderAreRefusedWhenParsed(t *testing.T) {
+	for _, text := range []string{
+		`{{ template "slack.nope" . }}`,
+		`{{ .Alerts.Nope }}`,
+		`{{ index .Alerts 7 }}`,
+		`{{ nope }}`,
+	} {
+		_, err := notifiers.ParseTemplate(text, notifiers.TemplateTitle)
+		require.Error(t, err, text)
+	}
+}
+
+func TestATemplateThatFailsWhenSendingFallsBackToTheDefault(t *testing.T) {
+	// The sample has two alerts; this notification has one.
+	tmpl, err := notifiers.ParseTemplate(`{{ (index .Alerts 1).Labels.alertname }}`, notifiers.TemplateTitle)
+	require.NoError(t, err)
+	out, err := tmpl.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
+	require.NoError(t, err)
+	require.Equal(t, "[FIRING:1] ProbeFailing (probe=broker-roundtrip)", out)
+
+	noDefault, err := notifiers.ParseTemplate(`{{ (index .Alerts 1).Labels.alertname }}`, "")
+	require.NoError(t, err)
+	_, err = noDefault.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
+	require.Error(t, err)
+}
+
+func TestCheckTemplatesReportsEachFieldAtItsPosition(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ok.tmpl"), []byte(`{{ define "team.title" }}{{ .CommonLabels.alertname }}{{ end }}`), 0o600))
+	file := filepath.Join(dir, "tocsin.yml")
+	require.NoError(t, os.WriteFile(file, []byte(`global: {replica: eu-1}
+templates: ['*.tmpl']
+route: {receiver: oncall, group_by: [alertname]}
+receivers:
+- name: oncall
+  slack_configs:
+  - api_url: http://slack.example/hook
+    title: '{{ template "slack.default.title" . }}'
+    text: '{{ template "team.title" . }} {{ template "team.text" . }}'
+  pagerduty_configs:
+  - routing_key: abc
+    details:
+      broken: '{{ .CommonLabels.Nope.Deeper }}'
+  email_configs:
+  - {to: a@example.org, from: b@example.org, smarthost: 'mail:25', html: '{{ template "email.default.html" . }}'}
+`), 0o600))
+	cfg, err := configs.LoadFile(file)
+	require.NoError(t, err)
+	errs := notifiers.CheckTemplates(cfg)
+	require.Len(t, errs, 2, "%v", errs)
+	require.Contains(t, errs[0].Error(), file+`:9:54: text: template cannot render:`, "the column points inside the template")
+	require.Contains(t, errs[0].Error(), `template "team.text" not defined`)
+	require.Contains(t, errs[1].Error(), file+`:13:7: details.broken: template cannot render: line 1:16: <.CommonLabels.Nope.Deeper>: can't evaluate field Deeper`)
+}
+
+func TestResolvedNotificationsAreCheckedOnlyWhereTheyAreSent(t *testing.T) {
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: r}
+receivers:
+- name: r
+  slack_configs:
+  - api_url: http://slack.example/hook
+    title: '{{ (index .Alerts.Firing 0).Labels.alertname }}'
+  - api_url: http://slack.example/hook
+    send_resolved: true
+    title: '{{ (index .Alerts.Firing 0).Labels.alertname }}'
+`))
+	require.NoError(t, err)
+	errs := notifiers.CheckTemplates(cfg)
+	require.Len(t, errs, 1, "%v", errs)
+	require.Contains(t, errs[0].Error(), "tocsin.yml:10:17: title: template cannot render:")
+	require.Contains(t, errs[0].Error(), "index out of range")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tocsin-alerting/tocsin/configs"
+	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/rules"
 )
 
@@ -35,14 +36,29 @@ are read, so a missing secret is found here rather than at start-up.
 The rule files the config names in rule_files are checked as well, as
 tocsin check rules does, with their own FILE:LINE:COL; a rule_files pattern
 that matches no file is printed as a warning and does not change the exit
-status.`,
+status.
+
+Every message template of every integration is rendered, with the
+templates: files, against sample alerts: firing, and resolved where the
+integration has send_resolved; a template that cannot render is an error at
+its place in the file.
+
+Settings that are valid but can delay or hide a page (a paging route
+without group_by, group_wait or group_interval over a minute on a paging
+route, repeat_interval shorter than group_interval, a paging receiver with a
+single integration) are printed as FILE:LINE:COL: warning: ...; they do not
+change the exit status.`,
 		Example: `  tocsin check config tocsin.yml
   tocsin check config deploy/*.yml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			return checkEach(cmd, files, func(f string) bool {
 				cfg, err := loadConfig(cmd.ErrOrStderr(), f)
-				return err == nil && checkConfigRuleFiles(cmd.ErrOrStderr(), cfg)
+				if err != nil {
+					return false
+				}
+				rulesOK := checkConfigRuleFiles(cmd.ErrOrStderr(), cfg)
+				return checkConfigNotify(cmd.ErrOrStderr(), cfg) && rulesOK
 			})
 		},
 	}
@@ -67,6 +83,20 @@ func checkConfigRuleFiles(w io.Writer, cfg *configs.Config) bool {
 		return false
 	}
 	return !diags.HasErrors()
+}
+
+// checkConfigNotify renders every message template of cfg against sample
+// alerts and prints the paging traps it finds. It reports whether every
+// template renders; the traps are warnings only.
+func checkConfigNotify(w io.Writer, cfg *configs.Config) bool {
+	errs := notifiers.CheckTemplates(cfg)
+	for _, e := range errs {
+		fmt.Fprintln(w, e)
+	}
+	for _, warning := range cfg.Warnings() {
+		fmt.Fprintln(w, warning)
+	}
+	return len(errs) == 0
 }
 
 func newCheckWebConfigCmd() *cobra.Command {

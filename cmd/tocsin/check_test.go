@@ -58,7 +58,7 @@ probes:
 	require.Equal(t, 1, code)
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	require.Equal(t, []string{
-		bad + `:3:3: unknown key "bogus" in global; valid keys: external_labels, replica, scrape_defaults`,
+		bad + `:3:3: unknown key "bogus" in global; valid keys: external_labels, http_config, opsgenie_api_key, opsgenie_api_key_file, opsgenie_api_url, pagerduty_url, replica, scrape_defaults, slack_api_url, slack_api_url_file, smtp_auth_password, smtp_auth_password_file, smtp_auth_username, smtp_from, smtp_hello, smtp_require_tls, smtp_smarthost`,
 		bad + `:6:13: unknown unit "x" in duration "2x"`,
 		bad + `:8:9: probe name "a" is used more than once`,
 	}, lines)
@@ -86,6 +86,38 @@ func TestHelpListsCommandsWithExamples(t *testing.T) {
 		}
 	}
 	walk(newRootCmd())
+}
+
+func TestCheckConfigRendersTemplatesAndWarnsOfPagingTraps(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `global: {replica: eu-1}
+route:
+  receiver: oncall
+receivers:
+- name: oncall
+  pagerduty_configs:
+  - routing_key: abc
+    description: '{{ template "pagerduty.default.description" . }}'
+`
+	good := filepath.Join(dir, "good.yml")
+	require.NoError(t, os.WriteFile(good, []byte(cfg), 0o600))
+	code, out, errOut := runCLI(t, "check", "config", good)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, good+": OK")
+	require.Equal(t, []string{
+		good + `:3:3: warning: route to paging receiver "oncall" has no group_by: every alert joins one group, so a new alert waits up to group_interval (5m) behind an unrelated one and reuses its dedup key (one incident); group by alertname and the labels that tell incidents apart`,
+		good + `:3:3: warning: group_interval 5m on a route to paging receiver "oncall": a new alert in a group that has already paged waits up to 5m; keep it at 1m or less`,
+		good + `:5:9: warning: receiver "oncall" pages through a single integration (pagerduty) and has no failover: if that vendor fails, nobody is paged; add a second integration`,
+	}, strings.Split(strings.TrimSpace(errOut), "\n"))
+
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(cfg, "pagerduty.default.description", "pagerduty.default.summary", 1)), 0o600))
+	code, out, errOut = runCLI(t, "check", "config", bad)
+	require.Equal(t, 1, code)
+	require.NotContains(t, out, "OK")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Equal(t, bad+`:8:31: description: template cannot render: line 1:12: <{{template "pagerduty.default.summary" .}}>: template "pagerduty.default.summary" not defined`, lines[0])
+	require.Len(t, lines, 4, "the paging traps are printed too")
 }
 
 func TestCheckConfigChecksItsRuleFiles(t *testing.T) {

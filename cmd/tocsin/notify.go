@@ -75,7 +75,11 @@ accepted and 1 otherwise.`,
 			return fmt.Errorf("%s has no receiver named %q; receivers: %v", file, name, names)
 		}
 		externalURL := v.GetString("web.external-url")
-		recv, err := integrations.Build(rc, integrations.Options{Logger: logger, ExternalURL: externalURL})
+		templates, err := notifiers.TemplatesFromConfig(cfg, logger)
+		if err != nil {
+			return err
+		}
+		recv, err := integrations.Build(rc, integrations.Options{Logger: logger, ExternalURL: externalURL, Templates: templates})
 		if err != nil {
 			return fmt.Errorf("receiver %q: %w", name, err)
 		}

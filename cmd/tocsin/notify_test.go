@@ -51,6 +51,28 @@ receivers:
 	require.Contains(t, errOut, `no receiver named "nobody"`)
 }
 
+func TestNotifyTestUsesTheConfigsTemplateFiles(t *testing.T) {
+	const routingKey = "R0UT1NGKEY0123456789012345678901"
+	pd := notifiertest.NewPagerDuty(routingKey)
+	defer pd.Close()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "team.tmpl"), []byte(`{{ define "team.summary" }}team says: {{ .CommonLabels.alertname }}{{ end }}`), 0o600))
+	file := filepath.Join(dir, "tocsin.yml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`global: {replica: test}
+templates: ['*.tmpl']
+route: {receiver: oncall}
+receivers:
+- name: oncall
+  pagerduty_configs: [{routing_key: %s, url: '%s', description: '{{ template "team.summary" . }}'}]
+`, routingKey, pd.APIURL())), 0o600))
+
+	code, out, errOut := runCLI(t, "notify", "test", "--receiver", "oncall", "--config.file", file, "--timeout", "10s")
+	require.Equal(t, 0, code, "%s %s", out, errOut)
+	pages := pd.Pages()
+	require.Len(t, pages, 1)
+	require.Equal(t, "team says: TocsinTestPage", pages[0].Title)
+}
+
 // TestNotifyTestScrubsAnEchoedRequest points a receiver at a vendor whose
 // error reply echoes the whole request, headers and body: neither the
 // console nor the log may show a secret.

@@ -78,6 +78,10 @@ type amRoute struct {
 	Receiver       string            `yaml:"receiver,omitempty"`
 	GroupBy        []model.LabelName `yaml:"group_by,omitempty"`
 	Matchers       []string          `yaml:"matchers,omitempty"`
+	Match          map[string]string `yaml:"match,omitempty"`
+	MatchRE        map[string]string `yaml:"match_re,omitempty"`
+	MuteTimes      []string          `yaml:"mute_time_intervals,omitempty"`
+	ActiveTimes    []string          `yaml:"active_time_intervals,omitempty"`
 	Continue       bool              `yaml:"continue,omitempty"`
 	GroupWait      *model.Duration   `yaml:"group_wait,omitempty"`
 	GroupInterval  *model.Duration   `yaml:"group_interval,omitempty"`
@@ -89,19 +93,22 @@ type amReceiver struct {
 	Name string `yaml:"name"`
 }
 
-// alertmanagerConfig writes the route tree and the receivers' names of
-// cfg as an Alertmanager config, which is what clients of the API parse
-// (amtool config routes). Receivers are listed by name only: their
-// integrations carry secrets and tocsin-only keys (strategy, *_file)
-// that Alertmanager would refuse.
+// alertmanagerConfig writes the route tree, the receivers' names, the
+// inhibit rules and the time intervals of cfg as an Alertmanager config,
+// which is what clients of the API parse (amtool config routes).
+// Receivers are listed by name only: their integrations carry secrets and
+// tocsin-only keys (strategy, *_file) that Alertmanager would refuse.
 func alertmanagerConfig(cfg *configs.Config) (string, error) {
 	if cfg == nil || cfg.Route == nil {
 		return "", nil
 	}
 	c := struct {
-		Route     *amRoute     `yaml:"route"`
-		Receivers []amReceiver `yaml:"receivers"`
-	}{Route: toAMRoute(cfg.Route)}
+		Route             *amRoute                `yaml:"route"`
+		Receivers         []amReceiver            `yaml:"receivers"`
+		InhibitRules      []*configs.InhibitRule  `yaml:"inhibit_rules,omitempty"`
+		TimeIntervals     []*configs.TimeInterval `yaml:"time_intervals,omitempty"`
+		MuteTimeIntervals []*configs.TimeInterval `yaml:"mute_time_intervals,omitempty"`
+	}{Route: toAMRoute(cfg.Route), InhibitRules: cfg.InhibitRules, TimeIntervals: cfg.TimeIntervals, MuteTimeIntervals: cfg.MuteTimeIntervals}
 	for _, rc := range cfg.Receivers {
 		c.Receivers = append(c.Receivers, amReceiver{Name: rc.Name})
 	}
@@ -117,6 +124,7 @@ func alertmanagerConfig(cfg *configs.Config) (string, error) {
 func toAMRoute(r *configs.Route) *amRoute {
 	out := &amRoute{
 		Receiver: r.Receiver, GroupBy: r.GroupBy, Matchers: r.Matchers, Continue: r.Continue,
+		Match: r.Match, MatchRE: r.MatchRE, MuteTimes: r.MuteTimeIntervals, ActiveTimes: r.ActiveTimeIntervals,
 		GroupWait: r.GroupWait, GroupInterval: r.GroupInterval, RepeatInterval: r.RepeatInterval,
 	}
 	for _, c := range r.Routes {

@@ -137,7 +137,11 @@ func (p *Pipeline) buildNotify(cfg *configs.Config) (*notifiers.Route, []*notifi
 	if cfg.Route == nil {
 		return nil, nil, nil
 	}
-	route, err := notifiers.NewRoute(cfg.Route)
+	route, err := notifiers.NewRouteFromConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	templates, err := notifiers.TemplatesFromConfig(cfg, p.logger.With("component", "notifier"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,6 +150,7 @@ func (p *Pipeline) buildNotify(cfg *configs.Config) (*notifiers.Route, []*notifi
 		ExternalURL: p.settings.ExternalURL,
 		HTTPClient:  p.settings.HTTPClient,
 		Now:         p.now(),
+		Templates:   templates,
 	}
 	receivers := make([]*notifiers.Receiver, 0, len(cfg.Receivers))
 	for _, rc := range cfg.Receivers {
@@ -491,9 +496,14 @@ func (p *Pipeline) logSummary(cfg *configs.Config, receivers []*notifiers.Receiv
 		}
 		recv[i] = fmt.Sprintf("%s(%s: %s)", r.Name, r.Strategy, strings.Join(names, ", "))
 	}
+	var timeToPage string
+	if route, err := notifiers.NewRouteFromConfig(cfg); err == nil {
+		timeToPage = notifiers.TimeToPage(route, receivers)
+	}
 	p.logger.Info("pipeline ready",
 		"replica", cfg.Global.Replica,
 		"probes", strings.Join(probeNames, " "),
 		"rule_groups", strings.Join(groupNames, " "),
-		"receivers", strings.Join(recv, " "))
+		"receivers", strings.Join(recv, " "),
+		"worst_case_time_to_page", timeToPage)
 }

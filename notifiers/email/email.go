@@ -68,17 +68,17 @@ func New(c *configs.EmailConfig, o notifiers.VendorOptions) (*Notifier, error) {
 			subject = v
 			continue
 		}
-		if n.headers[textproto.CanonicalMIMEHeaderKey(k)], err = notifiers.ParseTemplate(v, ""); err != nil {
+		if n.headers[textproto.CanonicalMIMEHeaderKey(k)], err = o.Templates.Parse(v, ""); err != nil {
 			return nil, fmt.Errorf("email: headers.%s: %w", k, err)
 		}
 	}
-	if n.subject, err = notifiers.ParseTemplate(subject, notifiers.TemplateTitle); err != nil {
+	if n.subject, err = o.Templates.Parse(subject, notifiers.TemplateTitle); err != nil {
 		return nil, fmt.Errorf("email: subject: %w", err)
 	}
-	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateText); err != nil {
+	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateText); err != nil {
 		return nil, fmt.Errorf("email: text: %w", err)
 	}
-	if n.html, err = notifiers.ParseHTMLTemplate(c.HTML, notifiers.TemplateHTML); err != nil {
+	if n.html, err = o.Templates.ParseHTML(c.HTML, notifiers.TemplateHTML); err != nil {
 		return nil, fmt.Errorf("email: html: %w", err)
 	}
 	return n, nil

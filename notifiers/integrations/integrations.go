@@ -46,6 +46,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every HTTP request; "tocsin" when empty.
 	UserAgent string
+	// Templates are the config's templates (notifiers.NewTemplates); the
+	// defaults only when nil.
+	Templates *notifiers.Templates
 }
 
 // Build makes the receiver's integrations, in the order they were written
@@ -54,7 +57,7 @@ type Options struct {
 func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error) {
 	vo := notifiers.VendorOptions{
 		Logger: opts.Logger, ExternalURL: opts.ExternalURL, Now: opts.Now,
-		HTTPClient: opts.HTTPClient, UserAgent: opts.UserAgent,
+		HTTPClient: opts.HTTPClient, UserAgent: opts.UserAgent, Templates: opts.Templates,
 	}
 	type built struct {
 		notifiers.Integration

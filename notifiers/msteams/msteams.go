@@ -91,10 +91,10 @@ func New(c *configs.MSTeamsConfig, o notifiers.VendorOptions) (*Notifier, error)
 		return nil, err
 	}
 	n := &Notifier{conf: c, send: send, log: o.Log()}
-	if n.title, err = notifiers.ParseTemplate(c.Title, notifiers.TemplateTitle); err != nil {
+	if n.title, err = o.Templates.Parse(c.Title, notifiers.TemplateTitle); err != nil {
 		return nil, fmt.Errorf("msteams: title: %w", err)
 	}
-	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateText); err != nil {
+	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateText); err != nil {
 		return nil, fmt.Errorf("msteams: text: %w", err)
 	}
 	return n, nil

@@ -61,12 +61,12 @@ func New(c *configs.OpsgenieConfig, o notifiers.VendorOptions) (*Notifier, error
 		if t.text == "" && t.fallback == "" {
 			continue
 		}
-		if *t.dst, err = notifiers.ParseTemplate(t.text, t.fallback); err != nil {
+		if *t.dst, err = o.Templates.Parse(t.text, t.fallback); err != nil {
 			return nil, fmt.Errorf("opsgenie: %s: %w", t.key, err)
 		}
 	}
 	for k, text := range c.Details {
-		if n.details[k], err = notifiers.ParseTemplate(text, ""); err != nil {
+		if n.details[k], err = o.Templates.Parse(text, ""); err != nil {
 			return nil, fmt.Errorf("opsgenie: details.%s: %w", k, err)
 		}
 	}

@@ -38,6 +38,7 @@ type Notifier struct {
 	now         func() time.Time
 
 	summary, text, severity, source, component, group, class *notifiers.Template
+	client, clientURL                                        *notifiers.Template
 	details                                                  map[string]*notifiers.Template
 }
 
@@ -61,16 +62,18 @@ func New(c *configs.PagerDutyConfig, o notifiers.VendorOptions) (*Notifier, erro
 		{&n.component, c.Component, "component", ""},
 		{&n.group, c.Group, "group", ""},
 		{&n.class, c.Class, "class", ""},
+		{&n.client, c.Client, "client", ""},
+		{&n.clientURL, c.ClientURL, "client_url", ""},
 	} {
 		if t.text == "" && t.fallback == "" {
 			continue
 		}
-		if *t.dst, err = notifiers.ParseTemplate(t.text, t.fallback); err != nil {
+		if *t.dst, err = o.Templates.Parse(t.text, t.fallback); err != nil {
 			return nil, fmt.Errorf("pagerduty: %s: %w", t.key, err)
 		}
 	}
 	for k, text := range c.Details {
-		if n.details[k], err = notifiers.ParseTemplate(text, ""); err != nil {
+		if n.details[k], err = o.Templates.Parse(text, ""); err != nil {
 			return nil, fmt.Errorf("pagerduty: details.%s: %w", k, err)
 		}
 	}
@@ -93,21 +96,19 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 
 // event builds the Events API v2 body for a notification.
 func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
+	data := notifiers.NewTemplateData(notif)
 	ev := &pd.V2Event{
 		RoutingKey: notifiers.ReadSecret(n.log, "routing_key", n.conf.RoutingKey, n.conf.RoutingKeyFile),
 		DedupKey:   notif.DedupKey,
-		Client:     n.conf.Client,
-		ClientURL:  n.conf.ClientURL,
-	}
-	if ev.ClientURL == "" {
-		ev.ClientURL = notif.ExternalURL
+		// client and client_url are templates, as in Alertmanager.
+		Client:    n.render(data, n.client, n.conf.Client),
+		ClientURL: n.render(data, n.clientURL, notif.ExternalURL),
 	}
 	if notif.Status == model.AlertResolved {
 		ev.Action = "resolve"
 		return ev, nil
 	}
 	ev.Action = "trigger"
-	data := notifiers.NewTemplateData(notif)
 	summary, err := n.summary.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("pagerduty: %w", err)

@@ -42,7 +42,10 @@ func setup(t *testing.T, c *configs.PagerDutyConfig) (*notifiertest.Server, *pag
 	t.Helper()
 	fake := notifiertest.NewPagerDuty(key)
 	t.Cleanup(fake.Close)
-	c.RoutingKey, c.URL, c.Client = key, fake.APIURL(), "tocsin"
+	c.RoutingKey, c.URL = key, fake.APIURL()
+	if c.Client == "" {
+		c.Client = "tocsin"
+	}
 	n, err := pagerduty.New(c, notifiers.VendorOptions{})
 	require.NoError(t, err)
 	return fake, n
@@ -131,4 +134,16 @@ func TestSeverityMapping(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, pagerduty.Severity(notification(model.AlertFiring, tc.labels...)), tc.labels)
 	}
+}
+
+func TestClientAndClientURLAreTemplatesAsInAlertmanager(t *testing.T) {
+	fake, n := setup(t, &configs.PagerDutyConfig{
+		Client:    `{{ template "pagerduty.default.client" . }} for {{ .CommonLabels.alertname }}`,
+		ClientURL: `https://am.example/#/alerts?receiver={{ .Receiver | urlquery }}`,
+	})
+	_, err := n.Notify(t.Context(), notification(model.AlertFiring, "critical"))
+	require.NoError(t, err)
+	e := lastEvent(t, fake)
+	require.Equal(t, "Alertmanager for ProbeFailing", e.Client)
+	require.Equal(t, "https://am.example/#/alerts?receiver=oncall", e.ClientURL)
 }

@@ -47,7 +47,7 @@ func New(c *configs.TwilioConfig, o notifiers.VendorOptions) (*Notifier, error) 
 	if c.Text == "" {
 		n.limit = segmentMax
 	}
-	if n.text, err = notifiers.ParseTemplate(c.Text, notifiers.TemplateSMS); err != nil {
+	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateSMS); err != nil {
 		return nil, fmt.Errorf("twilio: text: %w", err)
 	}
 	return n, nil

@@ -1,0 +1,39 @@
+package configs
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTemplateFieldsPlaceAColumnInsideOneLineTemplates(t *testing.T) {
+	cfg, err := Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: r}
+receivers:
+- name: r
+  slack_configs:
+  - api_url: http://slack.example/hook
+    title: Alert {{ .X }}
+    text: '{{ .X }}'
+  - api_url: http://slack.example/hook
+    title: "{{ .X | printf \"%s\" }}"
+    text: |
+      {{ .X }}
+  pagerduty_configs:
+  - routing_key: k
+    details: {a: '{{ .X }}'}
+`))
+	require.NoError(t, err)
+	got := map[string][2]int{}
+	for _, f := range cfg.TemplateFields() {
+		e := f.At(1, 3)
+		got[f.Key+"@"+f.Text] = [2]int{e.Line, e.Column}
+	}
+	require.Equal(t, map[string][2]int{
+		"title@Alert {{ .X }}":         {7, 12 + 3},     // plain
+		"text@{{ .X }}":                {8, 11 + 1 + 3}, // single-quoted
+		`title@{{ .X | printf "%s" }}`: {10, 12},        // escapes inside: the field
+		"text@{{ .X }}\n":              {11, 11},        // a block: the field
+		"details.a@{{ .X }}":           {15, 14},        // a map of templates: the map
+	}, got)
+}

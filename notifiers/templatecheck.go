@@ -1,0 +1,58 @@
+package notifiers
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+)
+
+// TemplatesFromConfig parses the config's templates: files with the
+// default templates.
+func TemplatesFromConfig(cfg *configs.Config, log *slog.Logger) (*Templates, error) {
+	paths, err := cfg.TemplatePaths()
+	if err != nil {
+		return nil, err
+	}
+	return NewTemplates(paths, log)
+}
+
+// templateErrorAt finds the place inside the template text that Go's
+// templates give ("line 1:12: ...", as Template.render words it).
+var templateErrorAt = regexp.MustCompile(`^line (\d+):(\d+):`)
+
+// CheckTemplates renders every message template of every integration of
+// cfg against a sample firing notification, and a resolved one for the
+// integrations with send_resolved, and reports each template that fails at
+// its place in the file. The integrations render the firing sample when
+// they are built; a template that passed this check and still fails on
+// real alerts sends its default text instead.
+func CheckTemplates(cfg *configs.Config) configs.Errors {
+	ts, err := TemplatesFromConfig(cfg, nil)
+	if err != nil {
+		return configs.Errors{{File: cfg.File, Msg: fmt.Sprintf("templates: %v", err)}}
+	}
+	var errs configs.Errors
+	for _, f := range cfg.TemplateFields() {
+		statuses := []model.AlertStatus{model.AlertFiring}
+		if f.SendResolved {
+			statuses = append(statuses, model.AlertResolved)
+		}
+		if _, err := ts.check(f.Text, "", f.HTML, statuses...); err != nil {
+			e := f.Pos
+			if m := templateErrorAt.FindStringSubmatch(err.Error()); m != nil {
+				line, _ := strconv.Atoi(m[1])
+				col, _ := strconv.Atoi(m[2])
+				e = f.At(line, col)
+			}
+			e.Msg = fmt.Sprintf("%s: template cannot render: %v", f.Key, err)
+			errs = append(errs, &e)
+		}
+	}
+	errs.Sort()
+	return errs
+}
