@@ -23,7 +23,8 @@ const DefaultStateRetention = 120 * time.Hour
 // Buckets of the state file, one per concern.
 var (
 	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry
-	bucketGroups     = []byte("groups")      // group+receiver → groupRecord (alerts and pending deliveries)
+	bucketGroups     = []byte("groups")      // group+receiver → storedAlerts
+	bucketOutbox     = []byte("outbox")      // group+receiver → pending deliveries by integration
 	bucketRetryAfter = []byte("retry_after") // receiver+integration → time
 )
 
@@ -51,12 +52,59 @@ type State struct {
 
 // groupRecord is what a group has told, or is telling, one receiver: its
 // alerts as they were at the last flush, and the integrations whose
-// delivery of that flush has not ended yet.
+// delivery of that flush has not ended yet. On disk the alerts and the
+// pending deliveries are two keys, so that the small outbox changes
+// without writing the alerts again.
 type groupRecord struct {
-	Alerts []*model.Alert `json:"alerts"`
+	Alerts []*model.Alert
 	// Pending maps an integration ("slack[0]") to its delivery in flight.
-	Pending map[string]pendingDelivery `json:"pending,omitempty"`
-	At      time.Time                  `json:"at"`
+	Pending map[string]pendingDelivery
+	At      time.Time
+}
+
+// storedAlerts is a group's alerts as the state file keeps them.
+type storedAlerts struct {
+	Alerts []*model.Alert `json:"alerts"`
+	At     time.Time      `json:"at"`
+}
+
+// groupLocked returns g's record, creating it.
+func (s *State) groupLocked(g logGroup) *groupRecord {
+	rec := s.groups[g]
+	if rec == nil {
+		rec = &groupRecord{Pending: map[string]pendingDelivery{}}
+		s.groups[g] = rec
+	}
+	if rec.Pending == nil {
+		rec.Pending = map[string]pendingDelivery{}
+	}
+	return rec
+}
+
+// outboxOp writes g's pending deliveries, or deletes the key when none is
+// left; nil without a file.
+func (s *State) outboxOp(g logGroup, rec *groupRecord) []op {
+	if s.db == nil {
+		return nil
+	}
+	if rec == nil || len(rec.Pending) == 0 {
+		return []op{{bucket: bucketOutbox, key: groupDBKey(g)}}
+	}
+	return []op{putOp(bucketOutbox, groupDBKey(g), rec.Pending)}
+}
+
+// sameAlerts reports whether a and b hold the same alert values, as the
+// group hands the unchanged ones on from flush to flush.
+func sameAlerts(a, b []*model.Alert) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // pendingDelivery is an outbox entry: a delivery that was started and has
@@ -122,6 +170,14 @@ const keySep = "\x00"
 
 func groupDBKey(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver) }
 
+func parseGroupDBKey(k []byte) (logGroup, bool) {
+	parts := strings.Split(string(k), keySep)
+	if len(parts) != 2 {
+		return logGroup{}, false
+	}
+	return logGroup{groupKey: parts[0], receiver: parts[1]}, true
+}
+
 func logDBKey(g logGroup, k integrationKey) []byte {
 	return []byte(g.groupKey + keySep + g.receiver + keySep + k.String())
 }
@@ -146,7 +202,7 @@ func parseIntegrationKey(s string) (integrationKey, bool) {
 // load reads the whole file into memory.
 func (s *State) load() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLog, bucketGroups, bucketRetryAfter} {
+		for _, b := range [][]byte{bucketLog, bucketGroups, bucketOutbox, bucketRetryAfter} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -172,15 +228,30 @@ func (s *State) load() error {
 			return err
 		}
 		err = tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
-			parts := strings.Split(string(k), keySep)
-			if len(parts) != 2 {
+			g, ok := parseGroupDBKey(k)
+			if !ok {
 				return nil
 			}
-			var r groupRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			var a storedAlerts
+			if err := json.Unmarshal(v, &a); err != nil {
 				return fmt.Errorf("group %q: %w", k, err)
 			}
-			s.groups[logGroup{groupKey: parts[0], receiver: parts[1]}] = &r
+			s.groupLocked(g).Alerts, s.groupLocked(g).At = a.Alerts, a.At
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			g, ok := parseGroupDBKey(k)
+			if !ok {
+				return nil
+			}
+			var p map[string]pendingDelivery
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("outbox %q: %w", k, err)
+			}
+			s.groupLocked(g).Pending = p
 			return nil
 		})
 		if err != nil {
@@ -256,9 +327,12 @@ func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 		s.log[g] = m
 	}
 	m[k] = e
-	ops := []op{putOp(bucketLog, logDBKey(g, k), e)}
+	var ops []op
+	if s.db != nil {
+		ops = append(ops, putOp(bucketLog, logDBKey(g, k), e))
+	}
 	if rec := s.endPendingLocked(g, k); rec != nil {
-		ops = append(ops, putOp(bucketGroups, groupDBKey(g), rec))
+		ops = append(ops, s.outboxOp(g, rec)...)
 	}
 	s.mu.Unlock()
 	err := s.commit(ops...)
@@ -270,10 +344,12 @@ func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 // of ins, before any of them is called.
 func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationKey, budget time.Duration, now time.Time) error {
 	s.mu.Lock()
-	rec := &groupRecord{Alerts: alerts, At: now, Pending: map[string]pendingDelivery{}}
-	if old := s.groups[g]; old != nil {
-		for k, p := range old.Pending {
-			rec.Pending[k] = p
+	rec := s.groupLocked(g)
+	var ops []op
+	if !sameAlerts(rec.Alerts, alerts) || rec.At.IsZero() {
+		rec.Alerts, rec.At = alerts, now
+		if s.db != nil {
+			ops = append(ops, putOp(bucketGroups, groupDBKey(g), storedAlerts{Alerts: alerts, At: now}))
 		}
 	}
 	for _, k := range ins {
@@ -281,10 +357,9 @@ func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationK
 		p.Budget = budget
 		rec.Pending[k.String()] = p
 	}
-	s.groups[g] = rec
-	o := putOp(bucketGroups, groupDBKey(g), rec)
+	ops = append(ops, s.outboxOp(g, rec)...)
 	s.mu.Unlock()
-	return s.commit(o)
+	return s.commit(ops...)
 }
 
 // attempted counts one more attempt of k's pending delivery and the budget
@@ -300,9 +375,9 @@ func (s *State) attempted(g logGroup, k integrationKey, budget time.Duration) er
 	p.Attempts++
 	p.Budget = max(budget, 0)
 	rec.Pending[k.String()] = p
-	o := putOp(bucketGroups, groupDBKey(g), rec)
+	ops := s.outboxOp(g, rec)
 	s.mu.Unlock()
-	return s.commit(o)
+	return s.commit(ops...)
 }
 
 func (r *groupRecord) pendingOf(k integrationKey) (pendingDelivery, bool) {
@@ -322,9 +397,9 @@ func (s *State) endPending(g logGroup, k integrationKey) error {
 		s.mu.Unlock()
 		return nil
 	}
-	o := putOp(bucketGroups, groupDBKey(g), rec)
+	ops := s.outboxOp(g, rec)
 	s.mu.Unlock()
-	return s.commit(o)
+	return s.commit(ops...)
 }
 
 func (s *State) endPendingLocked(g logGroup, k integrationKey) *groupRecord {
@@ -347,7 +422,7 @@ func (s *State) pending(g logGroup, k integrationKey) (pendingDelivery, bool) {
 // dispatcher, with its log entries.
 func (s *State) forget(g logGroup) error {
 	s.mu.Lock()
-	ops := []op{{bucket: bucketGroups, key: groupDBKey(g)}}
+	ops := []op{{bucket: bucketGroups, key: groupDBKey(g)}, {bucket: bucketOutbox, key: groupDBKey(g)}}
 	for k := range s.log[g] {
 		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
 	}
@@ -412,6 +487,7 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	s.mu.Lock()
 	cutoff := now.Add(-s.retention)
 	var ops []op
+	dropped := 0
 	for g, m := range s.log {
 		if live(g) {
 			continue
@@ -420,6 +496,7 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 			if e.At.Before(cutoff) {
 				ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
 				delete(m, k)
+				dropped++
 			}
 		}
 		if len(m) == 0 {
@@ -428,10 +505,11 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	}
 	for g, rec := range s.groups {
 		if !live(g) && rec.At.Before(cutoff) {
-			ops = append(ops, op{bucket: bucketGroups, key: groupDBKey(g)})
+			ops = append(ops, op{bucket: bucketGroups, key: groupDBKey(g)}, op{bucket: bucketOutbox, key: groupDBKey(g)})
 			delete(s.groups, g)
+			dropped++
 		}
 	}
 	s.mu.Unlock()
-	return len(ops), s.commit(ops...)
+	return dropped, s.commit(ops...)
 }
