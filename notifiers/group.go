@@ -148,6 +148,7 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 			GroupLabels: g.labels,
 			ExternalURL: g.d.opts.ExternalURL,
 			Alerts:      make([]*model.Alert, len(items)),
+			tmpl:        &templateCache{},
 		},
 		fps:      make([]model.Fingerprint, len(items)),
 		sent:     make(map[model.Fingerprint]*model.Alert, len(items)),

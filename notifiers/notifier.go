@@ -36,6 +36,10 @@ type Notification struct {
 	ExternalURL string
 	// Test marks a page sent by `tocsin notify test`.
 	Test bool
+
+	// tmpl, when set, shares the template data between the integrations
+	// that render this notification.
+	tmpl *templateCache
 }
 
 // Firing returns the alerts of the group that are still firing.

@@ -184,7 +184,8 @@ func advanceUntilCalledBy(t *testing.T, h *harness, r *recorder, step time.Durat
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatal("the vendor was not called again")
+	logs := h.logs.String()
+	t.Fatalf("the vendor was not called again; the dispatcher's log ends:\n%s", logs[max(0, len(logs)-4000):])
 }
 
 func TestGCDropsWhatOutlivedTheRetention(t *testing.T) {

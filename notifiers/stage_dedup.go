@@ -50,7 +50,7 @@ func narrow(d *delivery) (*Notification, []model.Fingerprint, []model.Fingerprin
 		return f.n, f.firing, nil
 	}
 	n := *f.n
-	n.Alerts = nil
+	n.Alerts, n.tmpl = nil, &templateCache{}
 	var firing, resolved []model.Fingerprint
 	for i, a := range f.n.Alerts {
 		if aboutIntegration(a, r.Name, in) {

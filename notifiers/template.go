@@ -337,6 +337,23 @@ func (d *TemplateData) Name() string {
 
 // NewTemplateData prepares n for a template, as Alertmanager does.
 func NewTemplateData(n *Notification) *TemplateData {
+	if c := n.tmpl; c != nil {
+		// Every integration of a receiver renders the same notification:
+		// Alertmanager's Data computes each alert's fingerprint and label
+		// maps, worth doing once, not once per vendor and field.
+		c.once.Do(func() { c.data = newTemplateData(n) })
+		return c.data
+	}
+	return newTemplateData(n)
+}
+
+// templateCache holds a notification's template data once it is made.
+type templateCache struct {
+	once sync.Once
+	data *TemplateData
+}
+
+func newTemplateData(n *Notification) *TemplateData {
 	u, err := url.Parse(n.ExternalURL)
 	if err != nil {
 		u = &url.URL{}
