@@ -249,7 +249,13 @@ route:
   group_wait: 0s
   group_interval: 2s
   repeat_interval: 1h
+  routes:
+  # Watchdog, the shipped pack's feed of the dead-man's switch, always
+  # fires; it must never page. The demo has no heartbeat vendor to ping.
+  - matchers: ['alertname="Watchdog"']
+    receiver: deadman
 receivers:
+- name: deadman
 - name: oncall
   pagerduty_configs: [{routing_key: %s, url: '%s'}]
   slack_configs: [{api_url: '%s', channel: '#oncall', send_resolved: true}]
