@@ -172,14 +172,8 @@ func testutilGroups(h *harness) float64 {
 // the retry's timer is armed by another goroutine after the last failure.
 func advanceUntilCalled(t *testing.T, h *harness, r *recorder) {
 	t.Helper()
-	advanceUntilCalledBy(t, h, r, time.Second)
-}
-
-// advanceUntilCalledBy moves the clock by step at a time until r is called.
-func advanceUntilCalledBy(t *testing.T, h *harness, r *recorder, step time.Duration) {
-	t.Helper()
 	for range 200 {
-		h.clock.Advance(step)
+		h.clock.Advance(time.Second)
 		select {
 		case <-r.calls:
 			return

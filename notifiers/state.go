@@ -161,9 +161,6 @@ func (s *State) Close() error {
 	return s.db.Close()
 }
 
-// Durable reports whether the state is written to disk.
-func (s *State) Durable() bool { return s.db != nil }
-
 // Keys are the parts joined by a NUL, which no label value or name holds
 // in practice and which sorts a group's entries together.
 const keySep = "\x00"

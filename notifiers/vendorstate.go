@@ -37,13 +37,6 @@ func (s *VendorState) Set(key, value string) {
 	s.m[key] = value
 }
 
-// Delete forgets key.
-func (s *VendorState) Delete(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-}
-
 func (s *VendorState) snapshot() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
