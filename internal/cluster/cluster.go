@@ -50,6 +50,9 @@ type Peer struct {
 	settings Settings
 	gossip   *prometheus.Registry
 	logger   *slog.Logger
+	// stopSettling ends the wait for gossip to settle and returns once
+	// it has ended.
+	stopSettling func()
 }
 
 // Join creates the peer, joins the known peers and starts settling in the
@@ -92,12 +95,13 @@ func Join(s Settings, logger *slog.Logger, reg prometheus.Registerer) (*Peer, er
 		// trying to reconnect, as Alertmanager does.
 		logger.Warn("joining the cluster failed; retrying in the background", "err", err)
 	}
-	peer := &Peer{Peer: p, settings: s, gossip: gossip, logger: logger}
 	ctx, cancel := context.WithTimeout(context.Background(), s.SettleTimeout)
+	settled := make(chan struct{})
 	go func() {
-		defer cancel()
+		defer close(settled)
 		p.Settle(ctx, s.GossipInterval*10)
 	}()
+	peer := &Peer{Peer: p, settings: s, gossip: gossip, logger: logger, stopSettling: func() { cancel(); <-settled }}
 	if reg != nil {
 		reg.MustRegister(peer.collectors()...)
 	}
@@ -107,8 +111,11 @@ func Join(s Settings, logger *slog.Logger, reg prometheus.Registerer) (*Peer, er
 // PeerTimeout is the wait per position.
 func (p *Peer) PeerTimeout() time.Duration { return p.settings.PeerTimeout }
 
-// Close leaves the cluster.
-func (p *Peer) Close() error { return p.Leave(10 * time.Second) }
+// Close stops waiting for gossip to settle and leaves the cluster.
+func (p *Peer) Close() error {
+	p.stopSettling()
+	return p.Leave(10 * time.Second)
+}
 
 func (p *Peer) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
