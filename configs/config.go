@@ -16,6 +16,7 @@ import (
 type Config struct {
 	Global             GlobalConfig      `yaml:"global"`
 	Storage            StorageConfig     `yaml:"storage"`
+	Cluster            ClusterConfig     `yaml:"cluster"`
 	RuleFiles          []string          `yaml:"rule_files"`
 	EvaluationInterval model.Duration    `yaml:"evaluation_interval"`
 	Probes             []*ProbeConfig    `yaml:"probes"`
@@ -64,6 +65,17 @@ type ScrapeDefaults struct {
 type StorageConfig struct {
 	Path      string         `yaml:"path"`
 	Retention model.Duration `yaml:"retention"`
+}
+
+// ClusterConfig holds what every replica of a cluster must agree on; the
+// cluster itself (gossip addresses, peers) is set with Alertmanager's
+// --cluster.* flags.
+type ClusterConfig struct {
+	// ProbeReplication is how many replicas run each probe, chosen by
+	// consistent hashing over the live members. 0 (the default) runs every
+	// probe on every replica. Heartbeat probes, which only receive pushes,
+	// always run everywhere.
+	ProbeReplication int `yaml:"probe_replication"`
 }
 
 // Default values, applied by applyDefaults and documented in docs/configuration.md.
@@ -165,6 +177,9 @@ func (c *Config) validate(v *validator) {
 		if _, err := filepath.Match(c.RuleFiles[i], ""); err != nil {
 			v.errorf(&c.RuleFiles[i], "rule_files: bad pattern %q: %v", c.RuleFiles[i], err)
 		}
+	}
+	if c.Cluster.ProbeReplication < 0 {
+		v.errorf(&c.Cluster.ProbeReplication, "cluster.probe_replication must be 0 (every replica runs every probe) or the number of replicas that run each probe, such as 2; got %d", c.Cluster.ProbeReplication)
 	}
 	validateProbes(v, c.Probes)
 	c.validateNotify(v)

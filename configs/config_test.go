@@ -105,6 +105,21 @@ probes:
 			want: []string{`4:9: receiver name "a" is used more than once`},
 		},
 		{
+			name: "negative probe replication",
+			yaml: "cluster:\n  probe_replication: -1\n",
+			want: []string{`2:22: cluster.probe_replication must be 0 (every replica runs every probe) or the number of replicas`},
+		},
+		{
+			name: "probe replication not a number",
+			yaml: "cluster: {probe_replication: two}\n",
+			want: []string{"1:30: cannot unmarshal !!str `two` into int"},
+		},
+		{
+			name: "unknown key in cluster",
+			yaml: "cluster: {replication: 2}\n",
+			want: []string{`1:11: unknown key "replication" in cluster`},
+		},
+		{
 			name: "not YAML",
 			yaml: "probes: [\n",
 			want: []string{`did not find expected node content`},

@@ -33,7 +33,8 @@ func NewStatus(s pipeline.Snapshot, now time.Time) Status {
 		st.Replica = s.Config.Global.Replica
 	}
 	if c := s.Cluster; c != nil {
-		st.Cluster = &Cluster{Name: c.Name, Status: c.Status, Position: c.Position, Members: []ClusterMember{}}
+		st.Cluster = &Cluster{Name: c.Name, Status: c.Status, Position: c.Position, Members: []ClusterMember{},
+			ProbeReplication: c.ProbeReplication, ProbesOwned: c.ProbesOwned, ProbesHandingOver: c.ProbesHandingOver}
 		for _, m := range c.Members {
 			st.Cluster.Members = append(st.Cluster.Members, ClusterMember{Name: m.Name, Address: m.Address, Self: m.Name == c.Name})
 		}

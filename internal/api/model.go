@@ -42,6 +42,13 @@ type Cluster struct {
 	// Position × peer timeout, if no replica before it has.
 	Position int             `json:"position"`
 	Members  []ClusterMember `json:"members"`
+	// ProbeReplication is how many replicas run each probe; 0: all.
+	ProbeReplication int `json:"probe_replication"`
+	// ProbesOwned are the probes this replica runs as one of their
+	// owners; ProbesHandingOver those it runs until their new owners
+	// have taken over.
+	ProbesOwned       int `json:"probes_owned"`
+	ProbesHandingOver int `json:"probes_handing_over"`
 }
 
 // ClusterMember is one replica this one sees, itself included.

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/probes"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 // heartbeatGossip shares heartbeat pushes between replicas: a push that
@@ -66,4 +69,54 @@ func (p *Pipeline) watchPeers(ctx context.Context) {
 		p.replicaAlerts.update(alerts)
 		p.dispatcher.Send(alerts...)
 	})
+}
+
+// startShard returns the probes this replica runs first. In a cluster a
+// shard decides, over the members memberlist already knows after joining;
+// alone, every probe runs here and cluster.probe_replication is moot.
+func (p *Pipeline) startShard(cfg *configs.Config, ev *rules.Evaluator) []*configs.ProbeConfig {
+	if p.peer == nil {
+		if cfg.Cluster.ProbeReplication > 0 {
+			p.logger.Warn("cluster.probe_replication is set but this replica is in no cluster (no --cluster.listen-address, or no route); it runs every probe")
+		}
+		return cfg.Probes
+	}
+	p.shard = newShard(cfg.Global.Replica, memberNames(p.peer), activeProbes(ev), p.logger.With("component", "shard"))
+	return p.shard.start(cfg)
+}
+
+// runProbes hands cfg's probes to the scheduler: this replica's share of
+// them in a cluster, all of them otherwise.
+func (p *Pipeline) runProbes(cfg *configs.Config) error {
+	if p.shard != nil {
+		return p.shard.apply(cfg)
+	}
+	return p.scheduler.Update(cfg.Probes)
+}
+
+// registerShardMetrics exports how many probes this replica runs by
+// assignment, and how many it still runs while handing them over.
+func (p *Pipeline) registerShardMetrics(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	counts := func() (owned, handingOver int) {
+		if p.shard != nil {
+			return p.shard.counts()
+		}
+		if cfg := p.Config(); cfg != nil {
+			return len(cfg.Probes), 0
+		}
+		return 0, 0
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tocsin_probes_owned",
+			Help: "Probes this replica runs as one of their cluster.probe_replication owners (every probe when it is 0 or tocsin runs alone).",
+		}, func() float64 { owned, _ := counts(); return float64(owned) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tocsin_probes_handing_over",
+			Help: "Probes this replica no longer owns but still runs, until their new owners have results and no alert about them is active here.",
+		}, func() float64 { _, h := counts(); return float64(h) }),
+	)
 }

@@ -67,6 +67,7 @@ type Pipeline struct {
 	dispatcher *notifiers.Dispatcher
 	state      *notifiers.State
 	peer       *cluster.Peer
+	shard      *shard
 	running    bool
 	started    time.Time
 
@@ -249,7 +250,8 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(err)
 		}
 	}
-	sched, err := probes.NewScheduler(cfg.Probes, probes.SchedulerOptions{
+	run := p.startShard(cfg, ev)
+	sched, err := probes.NewScheduler(run, probes.SchedulerOptions{
 		Replica: cfg.Global.Replica,
 		Logger:  p.logger.With("component", "probes"),
 		Sink:    p.record,
@@ -262,7 +264,11 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(fmt.Errorf("register probe metrics: %w", err))
 		}
 	}
+	if p.shard != nil {
+		p.shard.update = sched.Update
+	}
 	p.replicateHeartbeats(sched)
+	p.registerShardMetrics(reg)
 	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
 	p.started = time.Now()
 	return nil
@@ -288,14 +294,14 @@ func (p *Pipeline) update(cfg *configs.Config, ruleFiles []string, route *notifi
 		return err
 	}
 	prevRules := p.evaluator.Swap(ruleSet)
-	if err := p.scheduler.Update(cfg.Probes); err != nil {
+	if err := p.runProbes(cfg); err != nil {
 		p.evaluator.Restore(prevRules)
 		return err
 	}
 	if p.dispatcher != nil {
 		if err := p.dispatcher.Update(route, receivers); err != nil {
 			p.evaluator.Restore(prevRules)
-			_ = p.scheduler.Update(old.Probes)
+			_ = p.runProbes(old)
 			return err
 		}
 	}
@@ -361,6 +367,9 @@ func (p *Pipeline) record(r probes.Result) {
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
 	p.recent.add(r)
+	if p.shard != nil {
+		p.shard.seen(r)
+	}
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)
 	}
@@ -402,6 +411,11 @@ func (o *outcomes) wake(probe string, success bool) bool {
 func (p *Pipeline) sendAlerts(_ context.Context, alerts []*model.Alert) {
 	if p.dispatcher == nil || len(alerts) == 0 {
 		return
+	}
+	if p.shard != nil {
+		if alerts = p.shard.filter(alerts); len(alerts) == 0 {
+			return
+		}
 	}
 	if p.peer != nil {
 		for _, a := range alerts {
@@ -457,6 +471,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	evDone.Go(func() { _ = ev.Run(evCtx) })
 	evDone.Go(func() { p.watchPeers(evCtx) })
+	if p.shard != nil {
+		evDone.Go(func() { p.shard.run(ctx) })
+	}
 
 	// The scheduler returns once ctx ends and every probe has stopped, so
 	// no result arrives after this.

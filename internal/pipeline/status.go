@@ -55,6 +55,12 @@ type ClusterStatus struct {
 	Position int
 	// Members are the replicas this one sees, itself included, by name.
 	Members []ClusterMember
+	// ProbeReplication is cluster.probe_replication: how many replicas run
+	// each probe, 0 for all of them.
+	ProbeReplication int
+	// ProbesOwned are the probes this replica runs as one of their owners;
+	// ProbesHandingOver those it still runs while their new owners take over.
+	ProbesOwned, ProbesHandingOver int
 }
 
 // ClusterMember is one replica of the cluster.
@@ -84,6 +90,12 @@ func (p *Pipeline) Snapshot() Snapshot {
 			c.Members = append(c.Members, ClusterMember{Name: m.Name(), Address: m.Address()})
 		}
 		slices.SortFunc(c.Members, func(a, b ClusterMember) int { return strings.Compare(a.Name, b.Name) })
+		if cfg != nil {
+			c.ProbeReplication = cfg.Cluster.ProbeReplication
+		}
+		if p.shard != nil {
+			c.ProbesOwned, c.ProbesHandingOver = p.shard.counts()
+		}
 		s.Cluster = c
 	}
 	return s
