@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,6 +111,16 @@ func (r *Recorder) Querier(mint, maxt int64) (storage.Querier, error) {
 // ALERTS and ALERTS_FOR_STATE series through it.
 func (r *Recorder) AppenderV2(ctx context.Context) storage.AppenderV2 {
 	return r.db.AppenderV2(ctx)
+}
+
+// Delete drops every sample of the series that match ms, as Prometheus'
+// delete_series API does: they are tombstoned at once and cleaned up at
+// the next compaction.
+func (r *Recorder) Delete(ctx context.Context, ms ...*labels.Matcher) error {
+	if err := r.db.Delete(ctx, math.MinInt64, math.MaxInt64, ms...); err != nil {
+		return fmt.Errorf("recorder: delete series: %w", err)
+	}
+	return nil
 }
 
 // Close flushes the write-ahead log and releases the directory lock.

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -74,15 +78,34 @@ func (p *Pipeline) watchPeers(ctx context.Context) {
 // startShard returns the probes this replica runs first. In a cluster a
 // shard decides, over the members memberlist already knows after joining;
 // alone, every probe runs here and cluster.probe_replication is moot.
-func (p *Pipeline) startShard(cfg *configs.Config, ev *rules.Evaluator) []*configs.ProbeConfig {
+func (p *Pipeline) startShard(cfg *configs.Config, rec *rules.Recorder, ev *rules.Evaluator) []*configs.ProbeConfig {
 	if p.peer == nil {
 		if cfg.Cluster.ProbeReplication > 0 {
 			p.logger.Warn("cluster.probe_replication is set but this replica is in no cluster (no --cluster.listen-address, or no route); it runs every probe")
 		}
 		return cfg.Probes
 	}
-	p.shard = newShard(cfg.Global.Replica, memberNames(p.peer), activeProbes(ev), p.logger.With("component", "shard"))
+	logger := p.logger.With("component", "shard")
+	p.shard = newShard(cfg.Global.Replica, memberNames(p.peer), activeProbes(ev), logger)
+	p.shard.forget = func(names []string) { forgetProbes(rec, names, logger) }
 	return p.shard.start(cfg)
+}
+
+// forgetProbes deletes the series of probes from the local TSDB, in one
+// pass however many a membership change handed over.
+func forgetProbes(rec *rules.Recorder, names []string, logger *slog.Logger) {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = regexp.QuoteMeta(n)
+	}
+	m, err := labels.NewMatcher(labels.MatchRegexp, "probe", strings.Join(quoted, "|"))
+	if err == nil {
+		err = rec.Delete(context.Background(), m)
+	}
+	if err != nil {
+		// The filter still keeps their alerts from the dispatcher.
+		logger.Error("forgetting the series of probes handed over failed", "probes", len(names), "err", err)
+	}
 }
 
 // runProbes hands cfg's probes to the scheduler: this replica's share of

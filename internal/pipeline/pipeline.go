@@ -250,7 +250,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 			return fail(err)
 		}
 	}
-	run := p.startShard(cfg, ev)
+	run := p.startShard(cfg, rec, ev)
 	sched, err := probes.NewScheduler(run, probes.SchedulerOptions{
 		Replica: cfg.Global.Replica,
 		Logger:  p.logger.With("component", "probes"),

@@ -36,12 +36,13 @@ const shardTick = 500 * time.Millisecond
 //     that for as long as any alert about the probe is pending or firing
 //     here: a failing probe stays on the replicas that see it fail until it
 //     recovers, so no replica resolves an outage it merely stopped watching.
-//   - Alerts about probes a replica does not run are dropped before its
-//     dispatcher. The series of a probe that stopped here stay in its TSDB,
-//     so ProbeResultsMissing (`[1h] unless [1m]`) fires on the old owner a
-//     minute later; the new owners, which have no such history, speak for
-//     the probe. When a probe comes back to a replica that ran it before,
-//     alerts that started before its first new result are dropped too.
+//   - The old owner forgets the probe once the handover is over: its
+//     series leave the local TSDB. Kept, they would make ProbeResultsMissing
+//     (`[1h] unless [1m]`) fire there a minute later, and the rules would
+//     carry that alert, and read the old series, for an hour.
+//   - As a second line, alerts about probes a replica does not run are
+//     dropped before its dispatcher, and for a probe it gained after its
+//     start, those that started before the probe's first result there.
 type shard struct {
 	self    string
 	members func() []string
@@ -50,6 +51,9 @@ type shard struct {
 	active func() map[string]bool
 	// update hands the scheduler the probes to run; set once it is built.
 	update func([]*configs.ProbeConfig) error
+	// forget drops the series of probes this replica handed over from its
+	// TSDB; nil keeps them.
+	forget func(probes []string)
 	logger *slog.Logger
 
 	mu        sync.Mutex // one change of probes at a time
@@ -138,7 +142,7 @@ func (s *shard) apply(cfg *configs.Config) error {
 		s.configure(prev)
 		return err
 	}
-	s.commit(run, lost)
+	s.forgetAll(s.commit(run, lost))
 	return nil
 }
 
@@ -182,6 +186,7 @@ func (s *shard) sync(ctx context.Context) {
 	if !moved && len(s.lost) == 0 {
 		return
 	}
+	prev := s.assign
 	if moved {
 		s.logger.Info("cluster members changed; reassigning probes", "members", members.Members(), "probe_replication", s.n)
 		s.assign = members
@@ -192,11 +197,19 @@ func (s *shard) sync(ctx context.Context) {
 	}
 	if err := s.update(run); err != nil {
 		if ctx.Err() == nil {
-			s.logger.Error("moving probes between replicas failed; the previous probes keep running", "err", err)
+			s.logger.Error("moving probes between replicas failed; the previous probes keep running, and the move is tried again", "err", err)
 		}
+		s.assign = prev // so that the next tick sees the change again
 		return
 	}
-	s.commit(run, lost)
+	s.forgetAll(s.commit(run, lost))
+}
+
+// forgetAll drops the series of probes handed over.
+func (s *shard) forgetAll(handedOver []string) {
+	if len(handedOver) > 0 && s.forget != nil {
+		s.forget(handedOver)
+	}
 }
 
 // plan returns the probes to run at now: those this replica owns, and
@@ -260,8 +273,9 @@ func (s *shard) same(run []*configs.ProbeConfig) bool {
 	return true
 }
 
-// commit records that run now runs, and logs what moved.
-func (s *shard) commit(run []*configs.ProbeConfig, lost map[string]time.Time) {
+// commit records that run now runs, logs what moved, and returns the
+// probes handed over: those that stopped here and are still configured.
+func (s *shard) commit(run []*configs.ProbeConfig, lost map[string]time.Time) (handedOver []string) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	next := make(map[string]*shardRun, len(run))
@@ -275,17 +289,23 @@ func (s *shard) commit(run []*configs.ProbeConfig, lost map[string]time.Time) {
 		next[pc.Name] = r
 	}
 	stopped := len(s.running) + gained - len(next)
-	s.running = next
 	s.known = make(map[string]bool, len(s.probes))
 	for _, pc := range s.probes {
 		s.known[pc.Name] = true
 	}
+	for name := range s.running {
+		if next[name] == nil && s.known[name] {
+			handedOver = append(handedOver, name)
+		}
+	}
+	s.running = next
 	s.owned = len(run) - len(lost)
 	if s.started && (gained > 0 || stopped > 0 || len(lost) != len(s.lost)) {
 		s.logger.Info("probes moved", "running", len(run), "owned", s.owned, "started", gained, "handing_over", len(lost), "stopped", stopped)
 	}
 	s.lost = lost
 	s.started = true
+	return handedOver
 }
 
 // seen notes a probe's result; the first since it started here opens its

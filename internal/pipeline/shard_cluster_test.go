@@ -234,19 +234,12 @@ func gauge(t *testing.T, r *shardReplica, name string) float64 {
 	return 0
 }
 
-// sentMissing reports whether r's rules have found probe missing in two
-// evaluations: its ALERTS series has two firing samples. A group's
-// evaluations follow one another, so the alert of the first one has been
-// through the pipeline's output by then.
-func sentMissing(t *testing.T, r *shardReplica, probe string) bool {
+// samples counts the samples of the series that match ms in r's TSDB.
+func samples(t *testing.T, r *shardReplica, ms ...*labels.Matcher) int {
 	q, err := r.p.Queryable().Querier(0, time.Now().Add(time.Minute).UnixMilli())
 	require.NoError(t, err)
 	defer q.Close()
-	set := q.Select(t.Context(), false, nil,
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "ALERTS"),
-		labels.MustNewMatcher(labels.MatchEqual, "alertname", "ProbeResultsMissing"),
-		labels.MustNewMatcher(labels.MatchEqual, "alertstate", "firing"),
-		labels.MustNewMatcher(labels.MatchEqual, "probe", probe))
+	set := q.Select(t.Context(), false, nil, ms...)
 	n := 0
 	for set.Next() {
 		it := set.At().Iterator(nil)
@@ -255,7 +248,11 @@ func sentMissing(t *testing.T, r *shardReplica, probe string) bool {
 		}
 	}
 	require.NoError(t, set.Err())
-	return n >= 2
+	return n
+}
+
+func eq(name, value string) *labels.Matcher {
+	return labels.MustNewMatcher(labels.MatchEqual, name, value)
 }
 
 // probeAlerts are the alerts about probes a replica's dispatcher holds.
@@ -296,9 +293,9 @@ func listen(t *testing.T) string {
 // TestProbesMoveBetweenReplicasWithoutAPage runs a cluster of in-process
 // replicas with probe_replication 2. A fourth replica joins and takes its
 // share of the probes; then one of the first three leaves and its probes
-// move to the others. The replicas that gave probes away see them go
-// missing in their own TSDB, as ProbeResultsMissing says, yet nobody is
-// paged about a probe; only ReplicaDown about the one that left is.
+// move to the others. The replicas that gave probes away forget their
+// series, so their ProbeResultsMissing never fires, and nobody is paged
+// about a probe; only ReplicaDown about the one that left is.
 func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 	oncall := notifiertest.NewWebhook()
 	defer oncall.Close()
@@ -321,20 +318,21 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 	for _, p := range dRuns {
 		require.Eventually(t, func() bool { return d.resultsOf(p) > 0 }, 10*time.Second, 20*time.Millisecond, "%s never ran on tocsin-d", p)
 	}
-	// A probe d took from a: a's rules now find it missing and send the
-	// alert, which must go no further.
+	// A probe d took from another replica: that one ran it, and has
+	// forgotten its series since the handover ended.
 	var moved string
 	var from *shardReplica
 	for _, p := range dRuns {
 		for _, r := range []*shardReplica{a, b, c} {
-			if r.resultsOf(p) > 0 && from == nil {
+			if r.resultsOf(p) > 0 && !slices.Contains(r.running(), p) && from == nil {
 				moved, from = p, r
 			}
 		}
 	}
 	require.NotNil(t, from, "d took no probe that another replica ran")
-	require.Eventually(t, func() bool { return sentMissing(t, from, moved) }, 20*time.Second, 50*time.Millisecond,
-		"%s never found %s missing after handing it over", from.name, moved)
+	require.Zero(t, samples(t, from, eq(labels.MetricName, probes.MetricSuccess), eq("probe", moved)),
+		"%s kept the series of %s after handing it over", from.name, moved)
+	handedOver := time.Now()
 
 	// c leaves: its probes move to a, b and d.
 	c.stop()
@@ -343,6 +341,11 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 		return slices.ContainsFunc(replicas.Pages(), func(p notifiertest.Page) bool { return p.Title == "ReplicaDown" && strings.Contains(p.Key, "tocsin-c") })
 	}, 20*time.Second, 50*time.Millisecond, "ReplicaDown about tocsin-c never paged: the test's pages do not flow")
 
+	// Past the missing window of ProbeResultsMissing since the handover
+	// (and an evaluation), the old owner has not found the probe missing.
+	<-time.After(time.Until(handedOver.Add(3*time.Second + 400*time.Millisecond)))
+	require.Zero(t, samples(t, from, eq(labels.MetricName, "ALERTS"), eq("alertname", "ProbeResultsMissing")),
+		"%s found a probe it handed over missing", from.name)
 	for _, r := range []*shardReplica{a, b, d} {
 		require.Empty(t, probeAlerts(r))
 	}

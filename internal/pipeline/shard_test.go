@@ -22,11 +22,12 @@ import (
 // shardWorld is a shard with members and active alerts the test sets, and
 // a scheduler that only remembers what it was told to run.
 type shardWorld struct {
-	mu      sync.Mutex
-	members []string
-	active  map[string]bool
-	running []string
-	s       *shard
+	mu        sync.Mutex
+	members   []string
+	active    map[string]bool
+	running   []string
+	forgotten []string
+	s         *shard
 }
 
 func newShardWorld(self string, members ...string) *shardWorld {
@@ -40,6 +41,11 @@ func newShardWorld(self string, members ...string) *shardWorld {
 		defer w.mu.Unlock()
 		return w.active
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w.s.forget = func(names []string) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.forgotten = append(w.forgotten, names...)
+	}
 	w.s.update = func(pcs []*configs.ProbeConfig) error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -134,6 +140,9 @@ func TestShardRunsItsShareAndHandsOverWithOverlap(t *testing.T) {
 		require.Equal(t, after, w.runs())
 		_, handing = w.s.counts()
 		require.Zero(t, handing)
+		w.set(func(w *shardWorld) {
+			require.Equal(t, lostToD, sortedCopy(w.forgotten), "the series of every probe handed over are dropped")
+		})
 
 		// b leaves: a takes some of b's probes at once.
 		w.set(func(w *shardWorld) { w.members = []string{"a", "c", "d"} })
@@ -226,11 +235,5 @@ func sortedCopy(s []string) []string {
 
 // without returns the elements of a that are not in b.
 func without(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(a), func(x string) bool { return slices.Contains(b, x) })
 }
