@@ -120,13 +120,7 @@ func TestAssignmentIsBalanced(t *testing.T) {
 
 // without returns the elements of a that are not in b.
 func without(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(a), func(x string) bool { return slices.Contains(b, x) })
 }
 
 func BenchmarkAssignmentOwns(b *testing.B) {
