@@ -27,7 +27,7 @@ const shardTick = 500 * time.Millisecond
 // picks over the live members (cluster.Assignment), every replica with 0.
 // Heartbeat probes always run everywhere: they only receive pushes.
 //
-// A probe moves without a page, which takes two precautions, because the
+// A probe moves without a page, which takes these precautions, because the
 // rules of every replica see only that replica's own results:
 //
 //   - Handover with overlap. A replica that loses a probe keeps running it
@@ -188,7 +188,9 @@ func (s *shard) sync(ctx context.Context) {
 	}
 	prev := s.assign
 	if moved {
-		s.logger.Info("cluster members changed; reassigning probes", "members", members.Members(), "probe_replication", s.n)
+		if s.n > 0 {
+			s.logger.Info("cluster members changed; reassigning probes", "members", members.Members(), "probe_replication", s.n)
+		}
 		s.assign = members
 	}
 	run, lost := s.plan(time.Now())
