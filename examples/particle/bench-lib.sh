@@ -12,11 +12,12 @@ stop() {
 	done
 }
 
-# free_port prints a port of 127.0.0.1 that nothing listens on.
+# free_port [FROM [SPAN]] prints a port of 127.0.0.1 that nothing listens on, FROM (default 20000)
+# or up to SPAN (default 40000) above it.
 free_port() {
-	local p
+	local p from=${1:-20000} span=${2:-40000}
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((from + RANDOM % span))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

@@ -75,18 +75,7 @@ CONF
 # low_port prints a free port of 127.0.0.1 below the ephemeral range (32768 and up on Linux),
 # which the probes' many short connections use up: a port picked there may be taken by the time a
 # replica binds it.
-low_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((10000 + RANDOM % 22000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	exit 1
-}
+low_port() { free_port 10000 22000; }
 
 # runs_per_probe prints "k replicas: m probes" lines: on how many replicas each probe runs,
 # from the probe_success series each replica exposes for the probes it runs.
