@@ -105,6 +105,11 @@ func (s *HTTPSender) PostJSON(ctx context.Context, target string, header http.He
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: encode request: %w", s.Integration, err)
 	}
+	return s.PostBody(ctx, target, header, body, reason)
+}
+
+// PostBody posts a JSON body that is already encoded, as PostJSON does.
+func (s *HTTPSender) PostBody(ctx context.Context, target string, header http.Header, body []byte, reason ReasonFunc) ([]byte, bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: build request: %w", s.Integration, RedactURLError(err))

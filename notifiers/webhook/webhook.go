@@ -4,6 +4,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -60,8 +61,35 @@ func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error)
 
 // Notify posts the notification as Alertmanager would.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, NewMessage(notif, n.conf.MaxAlerts, n.now()), nil)
+	body, err := Encode(notif, n.conf.MaxAlerts, n.now())
+	if err != nil {
+		return false, fmt.Errorf("webhook: encode request: %w", err)
+	}
+	_, retry, err := n.send.PostBody(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, body, nil)
 	return retry, err
+}
+
+// Encode builds the payload and encodes it.
+func Encode(notif *notifiers.Notification, maxAlerts int, now time.Time) ([]byte, error) {
+	m := NewMessage(notif, maxAlerts, now)
+	return m.AppendJSON(make([]byte, 0, m.sizeHint()))
+}
+
+// sizeHint guesses the payload's size, so that a large one is encoded
+// without growing its buffer again and again.
+func (m *Message) sizeHint() int {
+	n := 512 + len(m.GroupKey) + len(m.ExternalURL)
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		n += 160 + len(a.GeneratorURL)
+		for k, v := range a.Labels {
+			n += len(k) + len(v) + 6
+		}
+		for k, v := range a.Annotations {
+			n += len(k) + len(v) + 6
+		}
+	}
+	return n
 }
 
 // NewMessage builds the payload, keeping at most maxAlerts alerts (0: all).
@@ -97,7 +125,7 @@ func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Me
 			StartsAt:     a.StartsAt,
 			EndsAt:       a.EndsAt,
 			GeneratorURL: a.GeneratorURL,
-			Fingerprint:  a.Fingerprint().String(),
+			Fingerprint:  fingerprintString(a.Fingerprint()),
 		})
 	}
 	return m
@@ -110,4 +138,15 @@ func orEmpty(ls model.LabelSet) model.LabelSet {
 		return model.LabelSet{}
 	}
 	return ls
+}
+
+// fingerprintString is fp.String() without fmt, which showed in the
+// profile of a storm's notifications.
+func fingerprintString(fp model.Fingerprint) string {
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[fp&0xf]
+		fp >>= 4
+	}
+	return string(b[:])
 }
