@@ -22,8 +22,8 @@ const DefaultStateRetention = 120 * time.Hour
 
 // Buckets of the state file, one per concern.
 var (
-	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry
-	bucketGroups     = []byte("groups")      // group+receiver → storedAlerts
+	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry (state_codec.go)
+	bucketGroups     = []byte("groups")      // group+receiver → storedAlerts (state_codec.go)
 	bucketOutbox     = []byte("outbox")      // group+receiver → pending deliveries by integration
 	bucketRetryAfter = []byte("retry_after") // receiver+integration → time
 )
@@ -210,15 +210,15 @@ func (s *State) load() error {
 			if len(parts) != 3 || !ok {
 				return nil // not ours; left alone
 			}
-			var e logEntry
-			if err := json.Unmarshal(v, &e); err != nil {
+			e, err := decodeLogEntry(v)
+			if err != nil {
 				return fmt.Errorf("notification log entry %q: %w", k, err)
 			}
 			g := logGroup{groupKey: parts[0], receiver: parts[1]}
 			if s.log[g] == nil {
 				s.log[g] = map[integrationKey]*logEntry{}
 			}
-			s.log[g][ik] = &e
+			s.log[g][ik] = e
 			return nil
 		})
 		if err != nil {
@@ -229,8 +229,8 @@ func (s *State) load() error {
 			if !ok {
 				return nil
 			}
-			var a storedAlerts
-			if err := json.Unmarshal(v, &a); err != nil {
+			a, err := decodeStoredAlerts(v)
+			if err != nil {
 				return fmt.Errorf("group %q: %w", k, err)
 			}
 			s.groupLocked(g).Alerts, s.groupLocked(g).At = a.Alerts, a.At
@@ -326,7 +326,7 @@ func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 	m[k] = e
 	var ops []op
 	if s.db != nil {
-		ops = append(ops, putOp(bucketLog, logDBKey(g, k), e))
+		ops = append(ops, op{bucketLog, logDBKey(g, k), encodeLogEntry(e)})
 	}
 	if rec := s.endPendingLocked(g, k); rec != nil {
 		ops = append(ops, s.outboxOp(g, rec)...)
@@ -346,7 +346,7 @@ func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationK
 	if !sameAlerts(rec.Alerts, alerts) || rec.At.IsZero() {
 		rec.Alerts, rec.At = alerts, now
 		if s.db != nil {
-			ops = append(ops, putOp(bucketGroups, groupDBKey(g), storedAlerts{Alerts: alerts, At: now}))
+			ops = append(ops, op{bucketGroups, groupDBKey(g), encodeStoredAlerts(storedAlerts{Alerts: alerts, At: now})})
 		}
 	}
 	for _, k := range ins {

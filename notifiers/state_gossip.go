@@ -66,7 +66,7 @@ func (s *State) Merge(b []byte) error {
 			continue
 		}
 		m[k] = ge.Entry
-		ops = append(ops, putOp(bucketLog, logDBKey(g, k), ge.Entry))
+		ops = append(ops, op{bucketLog, logDBKey(g, k), encodeLogEntry(ge.Entry)})
 	}
 	s.mu.Unlock()
 	return s.commit(ops...)
