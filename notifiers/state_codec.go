@@ -10,67 +10,50 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// The state file's values that grow with a storm (a group's alerts, a
-// notification log entry's fingerprints) are written in a compact binary
-// form rather than JSON: encoding a storm's groups as JSON before their
-// vendor calls was most of the time a storm took to page. Each such value
-// starts with a version byte; a value that starts with '{' is JSON, as
-// files written before this encoding hold, and is still read.
+// The state file's values that grow with a storm (alerts, a notification
+// log entry's fingerprints) are written in a compact binary form rather
+// than JSON: encoding a storm's groups as JSON before their vendor calls
+// was most of the time a storm took to page. Each such value starts with a
+// version byte; a log entry that starts with '{' is JSON, as files written
+// before this encoding hold, and is still read.
 const (
-	codecAlertsV1   = 1
+	codecAlertV1    = 1
 	codecLogEntryV1 = 1
 )
 
 var errShortValue = errors.New("value ends early")
 
-// encodeStoredAlerts writes a group's alerts: the version, the time of the
-// flush, the number of alerts, then each alert's labels, annotations,
-// start, end and generator URL.
-func encodeStoredAlerts(a storedAlerts) []byte {
-	n := 32
-	for _, al := range a.Alerts {
-		n += 48 + len(al.GeneratorURL) + labelSetSize(al.Labels) + labelSetSize(al.Annotations)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, codecAlertsV1)
-	b = appendTime(b, a.At)
-	b = binary.AppendUvarint(b, uint64(len(a.Alerts)))
-	for _, al := range a.Alerts {
-		b = appendLabelSet(b, al.Labels)
-		b = appendLabelSet(b, al.Annotations)
-		b = appendTime(b, al.StartsAt)
-		b = appendTime(b, al.EndsAt)
-		b = appendBytes(b, al.GeneratorURL)
-	}
-	return b
+// encodeAlert writes one alert: the version, then its labels,
+// annotations, start, end and generator URL.
+func encodeAlert(a *model.Alert) []byte {
+	b := make([]byte, 0, 48+len(a.GeneratorURL)+labelSetSize(a.Labels)+labelSetSize(a.Annotations))
+	b = append(b, codecAlertV1)
+	b = appendLabelSet(b, a.Labels)
+	b = appendLabelSet(b, a.Annotations)
+	b = appendTime(b, a.StartsAt)
+	b = appendTime(b, a.EndsAt)
+	return appendBytes(b, a.GeneratorURL)
 }
 
+func decodeAlert(v []byte) (*model.Alert, error) {
+	d := decoder{b: v}
+	if ver := d.byte(); ver != codecAlertV1 && d.err == nil {
+		return nil, fmt.Errorf("unknown encoding version %d", ver)
+	}
+	a := &model.Alert{}
+	a.Labels = d.labelSet()
+	a.Annotations = d.labelSet()
+	a.StartsAt = d.time()
+	a.EndsAt = d.time()
+	a.GeneratorURL = d.string()
+	return a, d.done()
+}
+
+// decodeStoredAlerts reads a group's alerts as bucketGroups held them.
 func decodeStoredAlerts(v []byte) (storedAlerts, error) {
 	var a storedAlerts
-	if len(v) > 0 && v[0] == '{' {
-		err := json.Unmarshal(v, &a)
-		return a, err
-	}
-	d := decoder{b: v}
-	if ver := d.byte(); ver != codecAlertsV1 && d.err == nil {
-		return a, fmt.Errorf("unknown encoding version %d", ver)
-	}
-	a.At = d.time()
-	n := d.count()
-	if d.err == nil {
-		a.Alerts = make([]*model.Alert, n)
-		alerts := make([]model.Alert, n)
-		for i := range alerts {
-			al := &alerts[i]
-			al.Labels = d.labelSet()
-			al.Annotations = d.labelSet()
-			al.StartsAt = d.time()
-			al.EndsAt = d.time()
-			al.GeneratorURL = d.string()
-			a.Alerts[i] = al
-		}
-	}
-	return a, d.done()
+	err := json.Unmarshal(v, &a)
+	return a, err
 }
 
 // encodeLogEntry writes a notification log entry: the version, the time,

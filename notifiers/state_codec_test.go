@@ -3,6 +3,8 @@ package notifiers
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,24 +28,23 @@ func codecAlerts() storedAlerts {
 	}}
 }
 
-// TestStoredAlertsRoundTrip: what the binary form reads back equals what
-// was written, the zone offset and a nil or empty label set included.
-func TestStoredAlertsRoundTrip(t *testing.T) {
-	for name, a := range map[string]storedAlerts{"alerts": codecAlerts(), "none": {}} {
-		t.Run(name, func(t *testing.T) {
-			got, err := decodeStoredAlerts(encodeStoredAlerts(a))
+// TestAlertRoundTrip: what the binary form reads back equals what was
+// written, the zone offset and a nil or empty label set included.
+func TestAlertRoundTrip(t *testing.T) {
+	for i, a := range codecAlerts().Alerts {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			got, err := decodeAlert(encodeAlert(a))
 			require.NoError(t, err)
-			requireSameAlerts(t, a, got)
+			requireSameAlerts(t, []*model.Alert{a}, []*model.Alert{got})
 		})
 	}
 }
 
-func requireSameAlerts(t *testing.T, want, got storedAlerts) {
+func requireSameAlerts(t *testing.T, want, got []*model.Alert) {
 	t.Helper()
-	require.True(t, want.At.Equal(got.At))
-	require.Len(t, got.Alerts, len(want.Alerts))
-	for i, w := range want.Alerts {
-		g := got.Alerts[i]
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		g := got[i]
 		require.Equal(t, w.Labels, g.Labels)
 		require.Equal(t, w.Annotations, g.Annotations)
 		require.Equal(t, w.GeneratorURL, g.GeneratorURL)
@@ -74,11 +75,11 @@ func TestLogEntryRoundTrip(t *testing.T) {
 }
 
 // TestStateReadsJSONValues: a state file written before the binary form
-// (JSON values) still restores its groups and its notification log.
+// (a group's alerts together in one JSON value, JSON log entries) still
+// restores its groups and its notification log, and keeps each alert as
+// its own key from then on.
 func TestStateReadsJSONValues(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenState(dir, 0)
-	require.NoError(t, err)
 	g := logGroup{groupKey: `{}:{group="g001"}`, receiver: "hook"}
 	k := integrationKey{"webhook", 0}
 	alerts := codecAlerts()
@@ -88,22 +89,36 @@ func TestStateReadsJSONValues(t *testing.T) {
 	require.NoError(t, err)
 	ej, err := json.Marshal(entry)
 	require.NoError(t, err)
-	require.NoError(t, s.commit(op{bucketGroups, groupDBKey(g), aj}, op{bucketLog, logDBKey(g, k), ej}))
-	require.NoError(t, s.Close())
-
-	s, err = OpenState(dir, 0)
+	db, err := bolt.Open(filepath.Join(dir, StateFile), 0o600, nil)
 	require.NoError(t, err)
-	defer s.Close()
-	restored := s.restore()
-	require.Len(t, restored, 1)
-	requireSameAlerts(t, alerts, storedAlerts{At: s.groups[g].At, Alerts: restored[0].alerts})
-	got := s.logEntryOf(g, k)
-	require.Equal(t, entry.Firing, got.Firing)
-	require.Equal(t, entry.State, got.State)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		groups, err := tx.CreateBucket(bucketGroups)
+		require.NoError(t, err)
+		log, err := tx.CreateBucket(bucketLog)
+		require.NoError(t, err)
+		require.NoError(t, groups.Put(groupDBKey(g), aj))
+		return log.Put(logDBKey(g, k), ej)
+	}))
+	require.NoError(t, db.Close())
+
+	for range 2 { // opened once it moves the alerts; opened again it finds them moved
+		s, err := OpenState(dir, 0)
+		require.NoError(t, err)
+		restored := s.restore()
+		require.Len(t, restored, 1)
+		byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
+		slices.SortFunc(restored[0].alerts, byStart)
+		want := slices.SortedFunc(slices.Values(alerts.Alerts[:2]), byStart) // the third has no labels
+		requireSameAlerts(t, want, restored[0].alerts)
+		got := s.logEntryOf(g, k)
+		require.Equal(t, entry.Firing, got.Firing)
+		require.Equal(t, entry.State, got.State)
+		require.NoError(t, s.Close())
+	}
 }
 
-// TestStateValuesAreBinary: the values a flush and an acceptance write are
-// the binary form, and a damaged one stops the state from opening rather
+// TestStateValuesAreBinary: an alert and an acceptance are written in the
+// binary form, and a damaged value stops the state from opening rather
 // than restoring wrong alerts.
 func TestStateValuesAreBinary(t *testing.T) {
 	dir := t.TempDir()
@@ -111,18 +126,20 @@ func TestStateValuesAreBinary(t *testing.T) {
 	require.NoError(t, err)
 	g := logGroup{groupKey: `{}:{group="g001"}`, receiver: "hook"}
 	k := integrationKey{"webhook", 0}
-	alerts := codecAlerts()
-	require.NoError(t, s.startFlush(g, alerts.Alerts, []integrationKey{k}, time.Minute, alerts.At))
-	require.NoError(t, s.record(g, k, &logEntry{Firing: []model.Fingerprint{1}, At: alerts.At}))
+	a := codecAlerts().Alerts[0]
+	s.putAlert(g, a.Fingerprint(), a, a.StartsAt)
+	require.NoError(t, s.startFlush(g, []integrationKey{k}, time.Minute))
+	require.NoError(t, s.record(g, k, &logEntry{Firing: []model.Fingerprint{1}, At: a.StartsAt}))
 	require.NoError(t, s.Close())
 
-	db, err := bolt.Open(dir+"/"+StateFile, 0o600, nil)
+	db, err := bolt.Open(filepath.Join(dir, StateFile), 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketGroups).Get(groupDBKey(g))
-		require.Equal(t, byte(codecAlertsV1), v[0])
+		key := alertDBKey(g, a.Fingerprint())
+		v := tx.Bucket(bucketAlerts).Get(key)
+		require.Equal(t, byte(codecAlertV1), v[0])
 		require.Equal(t, byte(codecLogEntryV1), tx.Bucket(bucketLog).Get(logDBKey(g, k))[0])
-		return tx.Bucket(bucketGroups).Put(groupDBKey(g), v[:len(v)/2])
+		return tx.Bucket(bucketAlerts).Put(key, v[:len(v)/2])
 	}))
 	require.NoError(t, db.Close())
 	_, err = OpenState(dir, 0)
@@ -132,20 +149,21 @@ func TestStateValuesAreBinary(t *testing.T) {
 // FuzzStateValues: damaged values fail to decode; they never panic
 // or allocate without bound.
 func FuzzStateValues(f *testing.F) {
-	f.Add(encodeStoredAlerts(codecAlerts()))
+	f.Add(encodeAlert(codecAlerts().Alerts[0]))
 	f.Add(encodeLogEntry(&logEntry{Firing: []model.Fingerprint{1}, State: map[string]string{"a": "b"}}))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		if a, err := decodeStoredAlerts(v); err == nil && len(v) > 0 && v[0] == codecAlertsV1 {
-			again, err := decodeStoredAlerts(encodeStoredAlerts(a))
+		if a, err := decodeAlert(v); err == nil {
+			again, err := decodeAlert(encodeAlert(a))
 			require.NoError(t, err)
-			require.Len(t, again.Alerts, len(a.Alerts))
+			require.Equal(t, a.Labels, again.Labels)
 		}
 		_, _ = decodeLogEntry(v)
 	})
 }
 
 // BenchmarkStoredAlerts encodes one storm group's 100 alerts as the state
-// file keeps them, in the binary form and, for comparison, as JSON.
+// file keeps them, in the binary form and, for comparison, as the JSON
+// group value it kept before.
 //
 //	go test -run '^$' -bench StoredAlerts -benchmem ./notifiers/
 func BenchmarkStoredAlerts(b *testing.B) {
@@ -161,7 +179,9 @@ func BenchmarkStoredAlerts(b *testing.B) {
 	b.Run("binary", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			encodeStoredAlerts(a)
+			for _, al := range a.Alerts {
+				encodeAlert(al)
+			}
 		}
 	})
 	b.Run("json", func(b *testing.B) {
