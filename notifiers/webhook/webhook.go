@@ -72,28 +72,23 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 // Encode builds the payload and encodes it.
 func Encode(notif *notifiers.Notification, maxAlerts int, now time.Time) ([]byte, error) {
 	m := NewMessage(notif, maxAlerts, now)
-	return m.AppendJSON(make([]byte, 0, m.sizeHint()))
-}
-
-// sizeHint guesses the payload's size, so that a large one is encoded
-// without growing its buffer again and again.
-func (m *Message) sizeHint() int {
-	n := 512 + len(m.GroupKey) + len(m.ExternalURL)
-	for i := range m.Alerts {
-		a := &m.Alerts[i]
-		n += 160 + len(a.GeneratorURL)
-		for k, v := range a.Labels {
-			n += len(k) + len(v) + 6
-		}
-		for k, v := range a.Annotations {
-			n += len(k) + len(v) + 6
-		}
-	}
-	return n
+	// About what an alert of a few labels takes, so that a large payload
+	// grows its buffer once or twice rather than a dozen times.
+	return m.AppendJSON(make([]byte, 0, 512+320*len(m.Alerts)))
 }
 
 // NewMessage builds the payload, keeping at most maxAlerts alerts (0: all).
 func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Message {
+	// A missing label set is {} rather than null, as in Alertmanager's
+	// payload; one empty set stands for all of them, as the payload is
+	// only read.
+	empty := model.LabelSet{}
+	orEmpty := func(ls model.LabelSet) model.LabelSet {
+		if ls == nil {
+			return empty
+		}
+		return ls
+	}
 	m := &Message{
 		Version:           Version,
 		GroupKey:          notif.GroupKey,
@@ -129,15 +124,6 @@ func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Me
 		})
 	}
 	return m
-}
-
-// orEmpty makes a nil label set encode as {} rather than null, as
-// Alertmanager's does.
-func orEmpty(ls model.LabelSet) model.LabelSet {
-	if ls == nil {
-		return model.LabelSet{}
-	}
-	return ls
 }
 
 // fingerprintString is fp.String() without fmt, which showed in the
