@@ -69,15 +69,8 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	return retry, err
 }
 
-// Encode builds the payload and encodes it.
-func Encode(notif *notifiers.Notification, maxAlerts int, now time.Time) ([]byte, error) {
-	m := NewMessage(notif, maxAlerts, now)
-	// About what an alert of a few labels takes, so that a large payload
-	// grows its buffer once or twice rather than a dozen times.
-	return m.AppendJSON(make([]byte, 0, 512+320*len(m.Alerts)))
-}
-
 // NewMessage builds the payload, keeping at most maxAlerts alerts (0: all).
+// Notify sends what Encode writes, which is this Message's JSON.
 func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Message {
 	// A missing label set is {} rather than null, as in Alertmanager's
 	// payload; one empty set stands for all of them, as the payload is
@@ -120,19 +113,8 @@ func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Me
 			StartsAt:     a.StartsAt,
 			EndsAt:       a.EndsAt,
 			GeneratorURL: a.GeneratorURL,
-			Fingerprint:  fingerprintString(a.Fingerprint()),
+			Fingerprint:  a.Fingerprint().String(),
 		})
 	}
 	return m
-}
-
-// fingerprintString is fp.String() without fmt, which showed in the
-// profile of a storm's notifications.
-func fingerprintString(fp model.Fingerprint) string {
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = hexDigits[fp&0xf]
-		fp >>= 4
-	}
-	return string(b[:])
 }
