@@ -15,7 +15,7 @@ BENCHTIME ?= 1x
 FUZZTIME ?= 1m
 # package:FuzzName pairs that `make fuzz` runs; `make test` runs their seed
 # corpora as ordinary tests.
-FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies ./internal/amapi:FuzzAPIBodies ./notifiers:FuzzStateValues
+FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies ./internal/amapi:FuzzAPIBodies ./notifiers:FuzzStateValues ./internal/amapi:FuzzAlertsDecodeAsGenerated
 # how long `make test` fuzzes each target after the tests
 FUZZSHORT ?= 5s
 
