@@ -26,7 +26,7 @@ var errShortValue = errors.New("value ends early")
 // encodeAlert writes one alert: the version, then its labels,
 // annotations, start, end and generator URL.
 func encodeAlert(a *model.Alert) []byte {
-	b := make([]byte, 0, 48+len(a.GeneratorURL)+labelSetSize(a.Labels)+labelSetSize(a.Annotations))
+	b := make([]byte, 0, 48+len(a.GeneratorURL)+pairsSize(a.Labels)+pairsSize(a.Annotations))
 	b = append(b, codecAlertV1)
 	b = appendLabelSet(b, a.Labels)
 	b = appendLabelSet(b, a.Annotations)
@@ -59,7 +59,7 @@ func decodeStoredAlerts(v []byte) (storedAlerts, error) {
 // encodeLogEntry writes a notification log entry: the version, the time,
 // the firing and the resolved fingerprints, and the vendor's state.
 func encodeLogEntry(e *logEntry) []byte {
-	b := make([]byte, 0, 32+8*(len(e.Firing)+len(e.Resolved))+labelMapSize(e.State))
+	b := make([]byte, 0, 32+8*(len(e.Firing)+len(e.Resolved))+pairsSize(e.State))
 	b = append(b, codecLogEntryV1)
 	b = appendTime(b, e.At)
 	for _, fps := range [][]model.Fingerprint{e.Firing, e.Resolved} {
@@ -99,15 +99,8 @@ func decodeLogEntry(v []byte) (*logEntry, error) {
 	return e, d.done()
 }
 
-func labelSetSize(ls model.LabelSet) int {
-	n := 2
-	for k, v := range ls {
-		n += len(k) + len(v) + 4
-	}
-	return n
-}
-
-func labelMapSize(m map[string]string) int {
+// pairsSize is about what appendLabelSet writes for m.
+func pairsSize[K, V ~string](m map[K]V) int {
 	n := 2
 	for k, v := range m {
 		n += len(k) + len(v) + 4
