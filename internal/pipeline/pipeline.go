@@ -388,6 +388,7 @@ func (p *Pipeline) record(r probes.Result) {
 		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
+	p.remote.Appended(r.Time, len(samples))
 	p.recent.add(r)
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)

@@ -211,6 +211,7 @@ func TestRemoteWriteSendsProbeSeriesAndAlerts(t *testing.T) {
 	require.Positive(t, metricSum(t, reg, "prometheus_remote_storage_samples_total"))
 	require.Positive(t, metricSum(t, reg, "prometheus_remote_storage_samples_retried_total"), "the gap was sent again")
 	require.Positive(t, metricSum(t, reg, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"))
+	require.Positive(t, metricSum(t, reg, "prometheus_remote_storage_highest_timestamp_in_seconds"), "the queues learn what is stored, to size their shards")
 }
 
 // metricSum adds up every series of the metric name in g.

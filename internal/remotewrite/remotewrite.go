@@ -10,10 +10,12 @@
 package remotewrite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -53,6 +56,9 @@ type Writer struct {
 	opts Options
 	// notified holds one pending WAL write notice; see Notify.
 	notified chan struct{}
+
+	// live is storage for the paths that must never wait (Appended).
+	live atomic.Pointer[remote.Storage]
 
 	mu      sync.Mutex
 	storage *remote.Storage
@@ -104,6 +110,7 @@ func (w *Writer) Apply(cfg *configs.Config, extLabels model.LabelSet) error {
 		w.storage = remote.NewStorage(w.opts.Logger, w.opts.Registerer, nil, w.opts.Dir, w.opts.FlushDeadline, noScrapes{}, false)
 		w.stop = make(chan struct{})
 		w.done.Go(func() { w.forward(w.storage, w.stop) })
+		w.live.Store(w.storage)
 	}
 	pc := &config.Config{
 		GlobalConfig:       config.GlobalConfig{ExternalLabels: labelsOf(extLabels)},
@@ -127,6 +134,25 @@ func (w *Writer) Notify() {
 	}
 }
 
+// Appended tells the queues that n samples up to ts were stored, as
+// Prometheus' fanout storage does: their rate and the newest timestamp
+// decide how many shards each queue runs, so that a backlog after an
+// outage of the endpoint is sent in parallel. It never waits.
+func (w *Writer) Appended(ts time.Time, n int) {
+	s := w.live.Load()
+	if s == nil || n == 0 {
+		return
+	}
+	app := s.AppenderV2(context.Background())
+	t := ts.UnixMilli()
+	for range n {
+		// The tracker counts samples and keeps the newest timestamp; it
+		// reads nothing else.
+		_, _ = app.Append(0, labels.EmptyLabels(), 0, t, 0, nil, nil, storage.AOptions{})
+	}
+	_ = app.Commit()
+}
+
 // forward passes notices on to the queues until stop is closed.
 func (w *Writer) forward(s *remote.Storage, stop <-chan struct{}) {
 	for {
@@ -145,6 +171,7 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
+	w.live.Store(nil)
 	if w.storage == nil {
 		return nil
 	}
