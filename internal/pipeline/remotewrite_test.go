@@ -2,12 +2,17 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -268,4 +273,77 @@ func newest(series map[string][][2]float64) float64 {
 		}
 	}
 	return ts
+}
+
+// TestRemoteWriteToPrometheus sends to a real Prometheus (Debian's
+// package), started with its remote-write receiver, and asks it with
+// PromQL for the probe's series and the alert.
+func TestRemoteWriteToPrometheus(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not installed (apt-get install prometheus; .ci/run installs it)")
+	}
+	url := startPrometheus(t, bin)
+	srv, broken := target(t)
+	runPipeline(t, remoteWriteConfig(t, t.TempDir(), srv.URL, url+"/api/v1/write"), pipeline.Settings{})
+
+	broken.Store(true)
+	for _, query := range []string{
+		`probe_success{probe="api", kind="http", service="web", replica="r1", team="iot"} == 0`,
+		`ALERTS{alertname="ProbeFailing", alertstate="firing", probe="api", team="iot"}`,
+	} {
+		require.Eventually(t, func() bool { return promQuery(t, url, query) > 0 }, waitLimit, 50*time.Millisecond,
+			"Prometheus answers %s", query)
+	}
+}
+
+// startPrometheus runs Prometheus with its remote-write receiver on a free
+// loopback port until the test ends, and returns its URL once it is ready.
+func startPrometheus(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("global: {scrape_interval: 1h}\n"), 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", out.String())
+		}
+	})
+	url := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, waitLimit, 50*time.Millisecond, "prometheus becomes ready")
+	return url
+}
+
+// promQuery returns how many series an instant query gives.
+func promQuery(t *testing.T, url, query string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v1/query?query=" + neturl.QueryEscape(query))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return len(body.Data.Result)
 }
