@@ -2,7 +2,9 @@ package configs
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
@@ -32,6 +34,7 @@ func (c *Config) validateRemoteWrite(v *validator) {
 			v.at(valueOf(n, "url"), "remote_write: url %q must be an http or https URL with a host", u.Redacted())
 		}
 		rw.SetDirectory(v.dir)
+		v.remoteWriteFiles(n, rw)
 		if err := rw.Validate(model.UTF8Validation); err != nil {
 			v.at(valueOf(n, "write_relabel_configs"), "remote_write: %v", err)
 		}
@@ -48,6 +51,52 @@ func (c *Config) validateRemoteWrite(v *validator) {
 				v.at(n, "remote_write: entry %d repeats entry %d; remove one or give it a name", i+1, first)
 			}
 			entries[string(key)] = i + 1
+		}
+	}
+}
+
+// remoteWriteFiles checks that the files an entry's client reads (secrets
+// and TLS files) can be read, so that `tocsin check config` catches a
+// missing one, not the first send.
+func (v *validator) remoteWriteFiles(n *yaml.Node, rw *promconfig.RemoteWriteConfig) {
+	h := &rw.HTTPClientConfig
+	type file struct {
+		path   string
+		secret bool
+		keys   []string
+	}
+	files := []file{{h.BearerTokenFile, true, []string{"bearer_token_file"}}}
+	if b := h.BasicAuth; b != nil {
+		files = append(files, file{b.PasswordFile, true, []string{"basic_auth", "password_file"}},
+			file{b.UsernameFile, true, []string{"basic_auth", "username_file"}})
+	}
+	if a := h.Authorization; a != nil {
+		files = append(files, file{a.CredentialsFile, true, []string{"authorization", "credentials_file"}})
+	}
+	if o := h.OAuth2; o != nil {
+		files = append(files, file{o.ClientSecretFile, true, []string{"oauth2", "client_secret_file"}})
+	}
+	for _, k := range []struct {
+		path *string
+		key  string
+	}{{&h.TLSConfig.CAFile, "ca_file"}, {&h.TLSConfig.CertFile, "cert_file"}, {&h.TLSConfig.KeyFile, "key_file"}} {
+		files = append(files, file{*k.path, false, []string{"tls_config", k.key}})
+	}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		at := n
+		for _, k := range f.keys {
+			at = valueOf(at, k)
+		}
+		key := strings.Join(f.keys, ".")
+		data, err := os.ReadFile(f.path)
+		switch {
+		case err != nil:
+			v.at(at, "remote_write: %s: cannot read %s: %v", key, f.path, unwrapPathError(err))
+		case f.secret && strings.TrimSpace(string(data)) == "":
+			v.at(at, "remote_write: %s: %s is empty", key, f.path)
 		}
 	}
 }

@@ -33,6 +33,7 @@ const prometheusBlock = `remote_write:
 func TestRemoteWriteTakesAPrometheusBlock(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "rw-password", "pa55word\n")
+	writeFile(t, dir, "ca.pem", "")
 	file := writeFile(t, dir, "tocsin.yml", "global: {replica: r1}\n"+prometheusBlock)
 	cfg, err := LoadFile(file)
 	require.NoError(t, err)
@@ -79,6 +80,8 @@ func TestRemoteWriteErrorsHaveTheirPlace(t *testing.T) {
 		{"bad relabel action", "- url: http://r/\n  write_relabel_configs: [{action: hashmod, source_labels: [a], target_label: b}]\n", `4:26: remote_write: relabel configuration for hashmod requires non-zero modulus`},
 		{"repeated name", "- {url: http://a/, name: x}\n- {url: http://b/, name: x}\n", `4:26: remote_write name "x" is used more than once`},
 		{"repeated entry", "- url: http://a/\n- url: http://a/\n", `4:3: remote_write: entry 2 repeats entry 1`},
+		{"missing password file", "- url: http://a/\n  basic_auth: {username: a, password_file: nope}\n", `4:44: remote_write: basic_auth.password_file: cannot read nope: no such file or directory`},
+		{"missing CA file", "- url: http://a/\n  tls_config:\n    ca_file: ca.pem\n", `5:14: remote_write: tls_config.ca_file: cannot read ca.pem: no such file or directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
