@@ -43,7 +43,8 @@ type Options struct {
 	Dir string
 	// FlushDeadline replaces DefaultFlushDeadline when positive.
 	FlushDeadline time.Duration
-	// Logger receives the queues' logs; nil discards them.
+	// Logger receives the queues' logs, with passwords in URLs hidden; nil
+	// discards them.
 	Logger *slog.Logger
 	// Registerer receives Prometheus' remote storage metrics.
 	Registerer prometheus.Registerer
@@ -75,6 +76,7 @@ func New(opts Options) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = promslog.NewNopLogger()
 	}
+	opts.Logger = slog.New(redactingHandler{opts.Logger.Handler()})
 	return &Writer{opts: opts, notified: make(chan struct{}, 1)}
 }
 
@@ -84,7 +86,7 @@ func New(opts Options) *Writer {
 func Check(cfg *configs.Config) error {
 	for i, rw := range cfg.RemoteWrite {
 		if _, err := remote.NewWriteClient("check", clientConfig(rw)); err != nil {
-			return fmt.Errorf("remote_write entry %d (%s): %w", i+1, rw.URL.Redacted(), err)
+			return fmt.Errorf("remote_write entry %d (%s): %w", i+1, rw.URL.Redacted(), redactedError{err})
 		}
 	}
 	return nil
@@ -117,7 +119,7 @@ func (w *Writer) Apply(cfg *configs.Config, extLabels model.LabelSet) error {
 		RemoteWriteConfigs: cfg.RemoteWrite,
 	}
 	if err := w.storage.ApplyConfig(pc); err != nil {
-		return fmt.Errorf("remote_write: %w", err)
+		return fmt.Errorf("remote_write: %w", redactedError{err})
 	}
 	return nil
 }

@@ -1,10 +1,15 @@
 package remotewrite
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,10 +77,72 @@ func TestWriter(t *testing.T) {
 }
 
 func TestCheckRefusesAnEntryWhoseClientCannotBeBuilt(t *testing.T) {
-	cfg := load(t, "remote_write:\n- url: https://u:hunter2@mimir.example.com/api/v1/push\n  tls_config: {ca_file: missing.pem}\n")
+	cfg := load(t, "remote_write:\n- url: https://u:hunter2@mimir.example.com/api/v1/push\n")
+	// The CA file was there at load and is gone at reload.
+	cfg.RemoteWrite[0].HTTPClientConfig.TLSConfig.CAFile = filepath.Join(t.TempDir(), "missing.pem")
 	err := Check(cfg)
 	require.ErrorContains(t, err, "remote_write entry 1 (https://u:xxxxx@mimir.example.com/api/v1/push)")
 	require.ErrorContains(t, err, "missing.pem")
 	require.NotContains(t, err.Error(), "hunter2")
 	require.NoError(t, Check(load(t, "remote_write: [{url: 'http://r/'}]\n")))
+}
+
+func TestLogsHideThePasswordOfTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no", http.StatusUnauthorized) // a failed send is logged with the URL
+	}))
+	defer srv.Close()
+	var logs safeBuffer
+	w := New(Options{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	cfg := load(t, "remote_write: [{url: '"+strings.Replace(srv.URL, "://", "://u:hunter2@", 1)+"'}]\n")
+	require.NoError(t, w.Apply(cfg, model.LabelSet{"replica": "r1"}))
+	require.NoError(t, w.Close())
+	require.Contains(t, logs.String(), "u:xxxxx@127.0.0.1", "the queue logged its URL")
+	require.NotContains(t, logs.String(), "hunter2")
+}
+
+// safeBuffer is a bytes.Buffer that the queues' goroutines may write to.
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestRedactAttr(t *testing.T) {
+	for _, tc := range []struct {
+		attr slog.Attr
+		want string
+	}{
+		{slog.String("url", "https://u:p4ss@h/x"), "url=https://u:xxxxx@h/x"},
+		{slog.Any("err", errors.New(`Post "http://u:p4ss@h/": refused`)), `err="Post \"http://u:xxxxx@h/\": refused"`},
+		{slog.Group("g", slog.String("url", "http://u:p4ss@h")), "g.url=http://u:xxxxx@h"},
+		{slog.Int("n", 3), "n=3"},
+		{slog.String("url", "http://h/"), "url=http://h/"},
+	} {
+		var out bytes.Buffer
+		slog.New(redactingHandler{slog.NewTextHandler(&out, nil)}).Info("m", tc.attr)
+		require.Contains(t, out.String(), tc.want)
+		require.NotContains(t, out.String(), "p4ss")
+	}
+}
+
+func TestApplyErrorsHideThePasswordOfTheURL(t *testing.T) {
+	cfg := load(t, "remote_write: [{url: 'http://u:hunter2@r/', name: a}]\n")
+	cfg.RemoteWrite = append(cfg.RemoteWrite, cfg.RemoteWrite[0]) // Prometheus refuses twins
+	w := New(Options{Dir: t.TempDir()})
+	defer func() { require.NoError(t, w.Close()) }()
+	err := w.Apply(cfg, nil)
+	require.ErrorContains(t, err, "http://u:xxxxx@r/")
+	require.NotContains(t, err.Error(), "hunter2")
 }
