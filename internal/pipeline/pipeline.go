@@ -142,7 +142,7 @@ func (p *Pipeline) Apply(_ context.Context, cfg *configs.Config) error {
 		// its flush deadline, and the probes' push endpoints must not wait.
 		// Check has built every client, so this does not fail on the
 		// entries themselves.
-		if err := remote.Apply(cfg, externalLabels(cfg)); err != nil {
+		if err := remote.Apply(cfg, labelsFromSet(externalLabels(cfg))); err != nil {
 			p.logger.Error("applying remote_write failed", "err", err)
 		}
 	}
@@ -222,7 +222,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		}
 		return err
 	}
-	if err := remote.Apply(cfg, externalLabels(cfg)); err != nil {
+	if err := remote.Apply(cfg, labelsFromSet(externalLabels(cfg))); err != nil {
 		return fail(err)
 	}
 	cleanup = append(cleanup, func() { _ = remote.Close() })

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
@@ -99,7 +98,7 @@ func Check(cfg *configs.Config) error {
 // from the newest samples. extLabels are added to every series sent that
 // does not already carry a label of the same name, as Prometheus'
 // external_labels are.
-func (w *Writer) Apply(cfg *configs.Config, extLabels model.LabelSet) error {
+func (w *Writer) Apply(cfg *configs.Config, extLabels labels.Labels) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -115,7 +114,7 @@ func (w *Writer) Apply(cfg *configs.Config, extLabels model.LabelSet) error {
 		w.live.Store(w.storage)
 	}
 	pc := &config.Config{
-		GlobalConfig:       config.GlobalConfig{ExternalLabels: labelsOf(extLabels)},
+		GlobalConfig:       config.GlobalConfig{ExternalLabels: extLabels},
 		RemoteWriteConfigs: cfg.RemoteWrite,
 	}
 	if err := w.storage.ApplyConfig(pc); err != nil {
@@ -201,15 +200,6 @@ func clientConfig(rw *config.RemoteWriteConfig) *remote.ClientConfig {
 		RetryOnRateLimit: rw.QueueConfig.RetryOnRateLimit,
 		RoundRobinDNS:    rw.RoundRobinDNS,
 	}
-}
-
-func labelsOf(ls model.LabelSet) labels.Labels {
-	b := labels.NewScratchBuilder(len(ls))
-	for k, v := range ls {
-		b.Add(string(k), string(v))
-	}
-	b.Sort()
-	return b.Labels()
 }
 
 // noScrapes stands for Prometheus' scrape manager, which the queues ask for
