@@ -222,12 +222,11 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		}
 		return err
 	}
-	if err := remote.Apply(cfg, labelsFromSet(externalLabels(cfg))); err != nil {
+	extLabels := externalLabels(cfg)
+	if err := remote.Apply(cfg, labelsFromSet(extLabels)); err != nil {
 		return fail(err)
 	}
 	cleanup = append(cleanup, func() { _ = remote.Close() })
-
-	extLabels := externalLabels(cfg)
 	ev, err := rules.NewEvaluator(rules.EvaluatorOptions{
 		Files:          ruleFiles,
 		Interval:       time.Duration(cfg.EvaluationInterval),
