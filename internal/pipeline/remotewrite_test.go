@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -299,38 +300,68 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 
 // startPrometheus runs Prometheus with its remote-write receiver on a free
 // loopback port until the test ends, and returns its URL once it is ready.
+// A port found free can be taken by an outgoing connection before
+// Prometheus binds it; then it tries another.
 func startPrometheus(t *testing.T, bin string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte("global: {scrape_interval: 1h}\n"), 0o600))
+	for attempt := 1; ; attempt++ {
+		url, out, err := tryPrometheus(t, bin, cfg, filepath.Join(dir, "data"))
+		if err == nil {
+			return url
+		}
+		if attempt == 3 || !strings.Contains(out, "address already in use") {
+			t.Fatalf("prometheus did not start: %v\n%s", err, out)
+		}
+	}
+}
+
+// tryPrometheus starts Prometheus on a port that is free now and waits
+// until it is ready or has exited; it returns its URL or its output.
+func tryPrometheus(t *testing.T, bin, cfg, data string) (url, output string, err error) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	url = "http://" + addr
+	limit := time.NewTimer(waitLimit)
+	defer limit.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return "", out.String(), fmt.Errorf("exited: %v", err)
+		case <-limit.C:
+			_ = cmd.Process.Kill()
+			<-exited
+			return "", out.String(), errors.New("not ready in time")
+		case <-tick.C:
 		}
-	})
-	url := "http://" + addr
-	require.Eventually(t, func() bool {
 		resp, err := http.Get(url + "/-/ready")
 		if err != nil {
-			return false
+			continue
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, waitLimit, 50*time.Millisecond, "prometheus becomes ready")
-	return url
+		if resp.StatusCode == http.StatusOK {
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				<-exited
+			})
+			return url, "", nil
+		}
+	}
 }
 
 // promQuery returns how many series an instant query gives.
