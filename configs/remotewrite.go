@@ -13,9 +13,9 @@ import (
 
 // remote_write entries are Prometheus' own RemoteWriteConfig, decoded by
 // its own UnmarshalYAML (defaults, header and auth checks), so that a block
-// pasted from prometheus.yml means the same here. Prometheus' type ignores
-// keys it does not know; validateRemoteWrite reports them, as tocsin does
-// everywhere else.
+// pasted from prometheus.yml means the same here. Prometheus decodes it
+// strictly; decoded here through a yaml.Node, unknown keys would pass, so
+// validateRemoteWrite reports them, at their place.
 
 // validateRemoteWrite checks every remote_write entry and resolves its file
 // paths (CA, certificates, password_file, ...) against the config's directory.
