@@ -38,35 +38,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mqtt_port=$(free_port)
-web_port=$(free_port)
-prom_port=$(free_port)
+# low_port is free_port below the kernel's ephemeral range: on a machine busy with other
+# processes, their outgoing connections take ephemeral ports between the check and the bind.
+low_port() {
+	local lo p
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	for _ in $(seq 50); do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "no free port found" >&2
+	exit 1
+}
+mqtt_port=$(low_port)
+web_port=$(low_port)
+prom_port=$(low_port)
 
 start_mosquitto "$mqtt_port"
 echo 'global: {scrape_interval: 1h}' >"$work/prometheus.yml"
-# start_prometheus starts the receiver on $prom_port and waits until it is ready; it returns 1
-# when the port was taken meanwhile (free_port's ports can be in use by outgoing connections).
-start_prometheus() {
-	prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prom-data" \
-		--web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
-		--log.level=warn >"$work/prometheus.log" 2>&1 &
-	prom_pid=$!
-	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && return 0
-		if ! kill -0 "$prom_pid" 2>/dev/null; then
-			prom_pid=
-			grep -q "address already in use" "$work/prometheus.log" && return 1
-			echo "prometheus exited:"; cat "$work/prometheus.log"; exit 1
-		fi
-		sleep 0.1
-	done
-	echo "prometheus is not ready after 10s"; exit 1
-}
-for _ in 1 2 3 4 5; do
-	start_prometheus && break
-	prom_port=$(free_port)
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prom-data" \
+	--web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
+	--log.level=warn >"$work/prometheus.log" 2>&1 &
+prom_pid=$!
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
+	kill -0 "$prom_pid" 2>/dev/null || { echo "prometheus exited:"; cat "$work/prometheus.log"; exit 1; }
+	sleep 0.1
 done
-[ -n "$prom_pid" ] || { echo "no free port for prometheus"; exit 1; }
 
 mkdir -p "$work/rules"
 cp configs/rules/liveness.yml "$work/rules/"
@@ -79,6 +80,11 @@ remote_write:
 CONF
 
 start_tocsin
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$web_port/-/healthy" >/dev/null 2>&1 && break
+	kill -0 "$tocsin_pid" 2>/dev/null || { echo "tocsin exited:"; cat "$work/tocsin.log"; exit 1; }
+	sleep 0.1
+done
 echo "tocsin pid $tocsin_pid, mosquitto pid $broker_pid, prometheus pid $prom_pid; $N probes at 1s"
 echo "settling for ${SETTLE}s ..."
 sleep "$SETTLE"
