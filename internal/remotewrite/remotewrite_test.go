@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -131,4 +133,48 @@ func TestApplyErrorsHideThePasswordOfTheURL(t *testing.T) {
 	err := w.Apply(cfg, labels.EmptyLabels())
 	require.ErrorContains(t, err, "http://u:xxxxx@r/")
 	require.NotContains(t, err.Error(), "hunter2")
+}
+
+// TestCloseDoesNotWaitForAHungEndpoint: an endpoint that takes a request
+// and never answers holds a shutdown for the flush deadline, not for its
+// remote_timeout.
+func TestCloseDoesNotWaitForAHungEndpoint(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	dir := t.TempDir()
+	w := New(Options{Dir: dir, FlushDeadline: 100 * time.Millisecond})
+	db, err := tsdb.Open(dir, nil, nil, tsdb.DefaultOptions(), nil)
+	require.NoError(t, err)
+	defer db.Close()
+	db.SetWriteNotified(w)
+	cfg := load(t, "remote_write: [{url: '"+srv.URL+"', remote_timeout: 1h, queue_config: {batch_send_deadline: 10ms}}]\n")
+	require.NoError(t, w.Apply(cfg, labels.EmptyLabels()))
+
+	// Samples until the first batch is at the endpoint.
+	series := labels.FromStrings("__name__", "probe_success", "probe", "p")
+	for sent := false; !sent; {
+		app := db.AppenderV2(t.Context())
+		_, err := app.Append(0, series, 0, time.Now().UnixMilli(), 1, nil, nil, storage.AOptions{})
+		require.NoError(t, err)
+		require.NoError(t, app.Commit())
+		select {
+		case <-arrived:
+			sent = true
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	require.NoError(t, w.Close(), "returns after the flush deadline although the request hangs")
 }
