@@ -38,24 +38,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# low_port is free_port below the kernel's ephemeral range: on a machine busy with other
-# processes, their outgoing connections take ephemeral ports between the check and the bind.
-low_port() {
-	local lo p
-	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-	for _ in $(seq 50); do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	exit 1
-}
-mqtt_port=$(low_port)
-web_port=$(low_port)
-prom_port=$(low_port)
+mqtt_port=$(free_port)
+web_port=$(free_port)
+prom_port=$(free_port)
 
 start_mosquitto "$mqtt_port"
 echo 'global: {scrape_interval: 1h}' >"$work/prometheus.yml"
