@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	MuteTimeIntervals []*TimeInterval `yaml:"mute_time_intervals"`
 	// Templates are globs of template files, relative to the config file.
 	Templates []string `yaml:"templates"`
+	// RemoteWrite sends the local TSDB's series (probe series, ALERTS,
+	// ALERTS_FOR_STATE) on, in Prometheus' own remote_write format.
+	RemoteWrite []*promconfig.RemoteWriteConfig `yaml:"remote_write"`
 
 	// File is the path the config was loaded from; relative paths in the
 	// config (rule files, *_file secrets) are resolved against its directory.
@@ -168,6 +172,7 @@ func (c *Config) validate(v *validator) {
 	}
 	validateProbes(v, c.Probes)
 	c.validateNotify(v)
+	c.validateRemoteWrite(v)
 }
 
 func (s *ScrapeDefaults) validate(v *validator) {

@@ -593,6 +593,12 @@ func (v *validator) strictKeys(n *yaml.Node, t reflect.Type, what string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if n != nil && n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice { // write_relabel_configs
+		for _, item := range n.Content {
+			v.strictKeys(item, t.Elem(), what)
+		}
+		return
+	}
 	if n == nil || n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
 		return
 	}
