@@ -158,3 +158,13 @@ func TestCheckWebConfig(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, bad+": ")
 }
+
+// The shipped config passes tocsin's own check, as a user's first
+// `tocsin check config configs/tocsin.yml` would. (The deployment examples
+// read secret files from the host; examples/deploy_test.go checks them.)
+func TestShippedConfigPassesCheck(t *testing.T) {
+	const file = "../../configs/tocsin.yml"
+	code, out, errOut := runCLI(t, "check", "config", file)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, file+": OK")
+}
