@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/notifiers"
 )
 
 // postAlerts takes alerts as Alertmanager does: each valid alert is filed,
@@ -83,8 +85,8 @@ func fillTimes(al *model.Alert, now time.Time, resolveTimeout time.Duration) {
 }
 
 // alertFilter is what GET /api/v2/alerts and /alerts/groups select on.
-// inhibited and unprocessed are only checked for their syntax: tocsin
-// shows no alert as inhibited or unprocessed.
+// unprocessed is only checked for its syntax: tocsin files an alert into
+// its groups as it arrives, so no alert is unprocessed.
 type alertFilter struct {
 	matchers                    []*labels.Matcher
 	receiver                    *regexp.Regexp
@@ -114,27 +116,69 @@ func parseAlertFilter(r *http.Request) (alertFilter, error) {
 	return f, nil
 }
 
+// suppression tells an alert's status as Alertmanager's marker does: the
+// ids of the silences that mute it and the fingerprints of the alerts that
+// inhibit it, by the config's inhibit rules over every alert the
+// dispatcher holds, as its inhibit stage judges them.
+type suppression struct {
+	silences func(model.LabelSet) ([]string, error)
+	inhibit  *notifiers.Inhibitor
+	now      time.Time
+}
+
+func (a *API) newSuppression(r *http.Request, groups []notifiers.AlertGroup, now time.Time) *suppression {
+	s := &suppression{now: now, silences: func(model.LabelSet) ([]string, error) { return nil, nil }}
+	if a.opts.Silences != nil {
+		s.silences = func(ls model.LabelSet) ([]string, error) { return a.opts.Silences.MutedBy(r.Context(), ls) }
+	}
+	if cfg := a.config(); cfg != nil && len(cfg.InhibitRules) > 0 {
+		s.inhibit = notifiers.NewInhibitor(cfg.InhibitRules)
+		var held []*model.Alert
+		for _, g := range groups {
+			held = append(held, g.Alerts...)
+		}
+		s.inhibit.Replace(held...)
+	}
+	return s
+}
+
+func (s *suppression) status(ls model.LabelSet) (alert.AlertStatus, error) {
+	silencedBy, err := s.silences(ls)
+	if err != nil {
+		return alert.AlertStatus{}, err
+	}
+	st := alert.AlertStatus{State: alert.AlertStateActive, SilencedBy: silencedBy, InhibitedBy: []string{}}
+	if s.inhibit != nil {
+		for _, fp := range s.inhibit.InhibitedBy(ls, s.now) {
+			st.InhibitedBy = append(st.InhibitedBy, fp.String())
+		}
+	}
+	if st.SilencedBy == nil {
+		st.SilencedBy = []string{}
+	}
+	if len(st.SilencedBy) > 0 || len(st.InhibitedBy) > 0 {
+		st.State = alert.AlertStateSuppressed
+	}
+	return st, nil
+}
+
 // gettable is one alert as the API shows it, or nil when the filter
-// leaves it out. Resolved alerts that wait for their resolve to be
-// delivered are left out, as in Alertmanager.
-func (a *API) gettable(r *http.Request, f alertFilter, al *model.Alert, receivers []string, now time.Time) (*models.GettableAlert, error) {
-	if !al.EndsAt.After(now) || !matchesAll(f.matchers, al.Labels) {
+// leaves it out, as Alertmanager's filter does. Resolved alerts that wait
+// for their resolve to be delivered are left out, as in Alertmanager.
+func (a *API) gettable(f alertFilter, sup *suppression, al *model.Alert, receivers []string) (*models.GettableAlert, error) {
+	if !al.EndsAt.After(sup.now) || !matchesAll(f.matchers, al.Labels) {
 		return nil, nil
 	}
 	if f.receiver != nil && !slices.ContainsFunc(receivers, f.receiver.MatchString) {
 		return nil, nil
 	}
-	status := alert.AlertStatus{State: alert.AlertStateActive}
-	if a.opts.Silences != nil {
-		ids, err := a.opts.Silences.MutedBy(r.Context(), al.Labels)
-		if err != nil {
-			return nil, err
-		}
-		if len(ids) > 0 {
-			status = alert.AlertStatus{State: alert.AlertStateSuppressed, SilencedBy: ids}
-		}
+	status, err := sup.status(al.Labels)
+	if err != nil {
+		return nil, err
 	}
-	if (status.State == alert.AlertStateActive && !f.active) || (len(status.SilencedBy) > 0 && !f.silenced) {
+	if (status.State == alert.AlertStateActive && !f.active) ||
+		(len(status.SilencedBy) > 0 && !f.silenced) ||
+		(len(status.InhibitedBy) > 0 && !f.inhibited) {
 		return nil, nil
 	}
 	// tocsin does not keep when an alert was last sent to it; its start
@@ -156,7 +200,8 @@ func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
 		receivers []string
 	}
 	byFP := map[model.Fingerprint]*entry{}
-	for _, g := range a.opts.Alerts.AlertGroups() {
+	groups := a.opts.Alerts.AlertGroups()
+	for _, g := range groups {
 		for _, al := range g.Alerts {
 			fp := al.Fingerprint()
 			e, ok := byFP[fp]
@@ -169,11 +214,11 @@ func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	now := a.opts.Now()
+	sup := a.newSuppression(r, groups, a.opts.Now())
 	out := models.GettableAlerts{}
 	for _, e := range byFP {
 		slices.Sort(e.receivers)
-		ga, err := a.gettable(r, f, e.al, e.receivers, now)
+		ga, err := a.gettable(f, sup, e.al, e.receivers)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
@@ -194,9 +239,10 @@ func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	now := a.opts.Now()
+	groups := a.opts.Alerts.AlertGroups()
+	sup := a.newSuppression(r, groups, a.opts.Now())
 	out := models.AlertGroups{}
-	for _, g := range a.opts.Alerts.AlertGroups() {
+	for _, g := range groups {
 		receivers := []string{g.Receiver}
 		ag := &models.AlertGroup{
 			Labels:   v2.ModelLabelSetToAPILabelSet(g.Labels),
@@ -204,7 +250,7 @@ func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
 			Alerts:   []*models.GettableAlert{},
 		}
 		for _, al := range g.Alerts {
-			ga, err := a.gettable(r, f, al, receivers, now)
+			ga, err := a.gettable(f, sup, al, receivers)
 			if err != nil {
 				writeError(w, http.StatusInternalServerError, err.Error())
 				return

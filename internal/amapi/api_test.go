@@ -2,13 +2,16 @@ package amapi_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	amcluster "github.com/prometheus/alertmanager/cluster"
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tocsin-alerting/tocsin/internal/amapi"
@@ -171,4 +174,71 @@ func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 			require.JSONEq(t, `[]`, body, "a resolved alert is not listed")
 		})
 	}
+}
+
+// TestAlertStatusSaysWhatSuppressesIt: an alert's status names the
+// silences that mute it and the alerts that inhibit it, as Alertmanager's
+// does, and the active, silenced and inhibited flags select by it.
+func TestAlertStatusSaysWhatSuppressesIt(t *testing.T) {
+	e := newEnv(t, amapi.Options{})
+	id := strings.TrimSpace(e.amtool(t, "silence", "add", "alertname=ApiSlow", "--duration=1h", "--comment=c", "--author=a"))
+	code, body := e.post(t, "/api/v2/alerts", `[
+		{"labels": {"alertname": "SiteDown", "service": "broker"}},
+		{"labels": {"alertname": "BrokerSlow", "service": "broker", "severity": "warning"}},
+		{"labels": {"alertname": "ApiSlow", "service": "api", "severity": "warning"}},
+		{"labels": {"alertname": "ApiDown", "service": "api"}}]`)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, []string{"ApiDown", "SiteDown"}, e.pagedTogether(t, 2), "each group pages its one unsuppressed alert")
+	siteDown := model.LabelSet{"alertname": "SiteDown", "service": "broker"}.Fingerprint().String()
+
+	type status struct {
+		State       string
+		SilencedBy  []string
+		InhibitedBy []string
+	}
+	query := func(t *testing.T, path string) map[string]status {
+		t.Helper()
+		code, body := e.get(t, path)
+		require.Equal(t, 200, code, body)
+		var alerts []struct {
+			Labels map[string]string
+			Status status
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &alerts))
+		out := map[string]status{}
+		for _, a := range alerts {
+			out[a.Labels["alertname"]] = a.Status
+		}
+		return out
+	}
+	active := status{State: "active", SilencedBy: []string{}, InhibitedBy: []string{}}
+	all := query(t, "/api/v2/alerts")
+	require.Equal(t, map[string]status{
+		"SiteDown":   active,
+		"ApiDown":    active,
+		"BrokerSlow": {State: "suppressed", SilencedBy: []string{}, InhibitedBy: []string{siteDown}},
+		"ApiSlow":    {State: "suppressed", SilencedBy: []string{id}, InhibitedBy: []string{}},
+	}, all)
+
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"inhibited=false", []string{"ApiDown", "ApiSlow", "SiteDown"}},
+		{"silenced=false", []string{"ApiDown", "BrokerSlow", "SiteDown"}},
+		{"silenced=false&inhibited=false", []string{"ApiDown", "SiteDown"}},
+		{"active=false", []string{"ApiSlow", "BrokerSlow"}},
+		{"active=false&silenced=false", []string{"BrokerSlow"}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			got := query(t, "/api/v2/alerts?"+tc.query)
+			require.ElementsMatch(t, tc.want, slices.Collect(maps.Keys(got)))
+		})
+	}
+
+	code, body = e.get(t, "/api/v2/alerts/groups?active=false")
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, `"inhibitedBy":["`+siteDown+`"]`, "groups show the same status")
+	require.Contains(t, e.amtool(t, "alert", "query", "--inhibited"), "BrokerSlow")
+	require.NotContains(t, e.amtool(t, "alert", "query"), "BrokerSlow", "amtool hides inhibited alerts by default")
 }
