@@ -27,7 +27,7 @@ func amSections(t *testing.T, am []byte) []byte {
 	global.Content = append(global.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "replica"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "eu-1"})
 	out.Content = append(out.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "global"}, global)
 	shared := map[string]bool{}
-	for _, k := range []string{"http_config", "slack_api_url", "slack_api_url_file", "pagerduty_url", "opsgenie_api_url", "opsgenie_api_key", "opsgenie_api_key_file",
+	for _, k := range []string{"resolve_timeout", "http_config", "slack_api_url", "slack_api_url_file", "pagerduty_url", "opsgenie_api_url", "opsgenie_api_key", "opsgenie_api_key_file",
 		"smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username", "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls"} {
 		shared[k] = true
 	}

@@ -18,6 +18,9 @@ func (c *Config) applyDefaults() {
 	if c.Global.ScrapeDefaults.Timeout == 0 {
 		c.Global.ScrapeDefaults.Timeout = fitTimeout(DefaultScrapeTimeout, c.Global.ScrapeDefaults.Interval)
 	}
+	if c.Global.ResolveTimeout == 0 {
+		c.Global.ResolveTimeout = DefaultResolveTimeout
+	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
 	}

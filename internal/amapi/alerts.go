@@ -40,10 +40,10 @@ func (a *API) postAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, invalid.Error())
 		return
 	}
-	now := a.opts.Now()
+	now, resolveTimeout := a.opts.Now(), a.resolveTimeout()
 	valid := make([]*model.Alert, 0, len(in))
 	for i, al := range v2.OpenAPIAlertsToAlerts(r.Context(), in) {
-		fillTimes(&al.Alert, now, a.opts.ResolveTimeout)
+		fillTimes(&al.Alert, now, resolveTimeout)
 		for k, v := range al.Labels {
 			if v == "" {
 				delete(al.Labels, k)
@@ -67,6 +67,14 @@ func (a *API) postAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// resolveTimeout is global.resolve_timeout of the config in force.
+func (a *API) resolveTimeout() time.Duration {
+	if cfg := a.config(); cfg != nil && cfg.Global.ResolveTimeout > 0 {
+		return time.Duration(cfg.Global.ResolveTimeout)
+	}
+	return notifiers.DefaultResolveTimeout
 }
 
 // fillTimes sets the times Alertmanager sets on an alert that comes

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/amapi"
 )
 
@@ -153,7 +154,7 @@ func TestStatusShowsTheCluster(t *testing.T) {
 }
 
 // TestAlertsEndOnEndsAtOrAfterTheResolveTimeout: an alert resolves at its
-// endsAt, and one sent without endsAt resolves after the resolve timeout
+// endsAt, and one sent without endsAt resolves after global.resolve_timeout
 // unless it is sent again; the vendor hears both resolves.
 func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 	for _, tc := range []struct {
@@ -163,7 +164,7 @@ func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 		{"resolve timeout", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, amapi.Options{ResolveTimeout: time.Second})
+			e := newEnvWith(t, amapi.Options{}, func(cfg *configs.Config) { cfg.Global.ResolveTimeout = model.Duration(time.Second) })
 			code, body := e.post(t, "/api/v2/alerts", `[{"labels": {"alertname": "A", "service": "s"}`+tc.endsAt+`}]`)
 			require.Equal(t, 200, code, body)
 			require.Equal(t, []string{"A"}, e.nextPage(t))

@@ -105,10 +105,17 @@ func testConfig(vendorURL string) *configs.Config {
 
 func newEnv(t testing.TB, opts amapi.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, func(*configs.Config) {})
+}
+
+// newEnvWith is newEnv with a change to the test config.
+func newEnvWith(t testing.TB, opts amapi.Options, change func(*configs.Config)) *env {
+	t.Helper()
 	e := &env{pages: make(chan notifiertest.Page, 100)}
 	e.vendor = notifiertest.NewWebhook(notifiertest.OnPage(func(p notifiertest.Page) { e.pages <- p }))
 	t.Cleanup(e.vendor.Close)
 	cfg := testConfig(e.vendor.APIURL())
+	change(cfg)
 	route, err := notifiers.NewRouteFromConfig(cfg)
 	require.NoError(t, err)
 	var receivers []*notifiers.Receiver
