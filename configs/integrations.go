@@ -85,6 +85,61 @@ type SlackConfig struct {
 	IconURL    string        `yaml:"icon_url,omitempty"`
 	Title      string        `yaml:"title,omitempty"`
 	Text       string        `yaml:"text,omitempty"`
+	// LinkNames has Slack link @names and #channels in the text.
+	LinkNames bool `yaml:"link_names,omitempty"`
+
+	// Alertmanager's attachment keys, templates except short_fields and
+	// mrkdwn_in. When any is set the message is laid out as Alertmanager
+	// lays it out (see Attachment); without them it is Block Kit.
+	Color       string         `yaml:"color,omitempty"`
+	TitleLink   string         `yaml:"title_link,omitempty"`
+	Pretext     string         `yaml:"pretext,omitempty"`
+	Fallback    string         `yaml:"fallback,omitempty"`
+	Footer      string         `yaml:"footer,omitempty"`
+	CallbackID  string         `yaml:"callback_id,omitempty"`
+	ImageURL    string         `yaml:"image_url,omitempty"`
+	ThumbURL    string         `yaml:"thumb_url,omitempty"`
+	Fields      []*SlackField  `yaml:"fields,omitempty"`
+	ShortFields bool           `yaml:"short_fields,omitempty"`
+	Actions     []*SlackAction `yaml:"actions,omitempty"`
+	MrkdwnIn    []string       `yaml:"mrkdwn_in,omitempty"`
+	// MessageText is the text above the attachment.
+	MessageText string `yaml:"message_text,omitempty"`
+}
+
+// Attachment tells whether the message is one legacy attachment, as
+// Alertmanager sends it, because a key only attachments have is set.
+func (c *SlackConfig) Attachment() bool {
+	return c.Color != "" || c.TitleLink != "" || c.Pretext != "" || c.Fallback != "" || c.Footer != "" ||
+		c.CallbackID != "" || c.ImageURL != "" || c.ThumbURL != "" || len(c.Fields) > 0 || c.ShortFields ||
+		len(c.Actions) > 0 || len(c.MrkdwnIn) > 0 || c.MessageText != ""
+}
+
+// SlackField is a field of a Slack attachment; title and value are
+// templates. Short unset takes the config's short_fields.
+type SlackField struct {
+	Title string `yaml:"title"`
+	Value string `yaml:"value"`
+	Short *bool  `yaml:"short,omitempty"`
+}
+
+// SlackAction is a button of a Slack attachment; its strings are templates.
+type SlackAction struct {
+	Type    string        `yaml:"type"`
+	Text    string        `yaml:"text"`
+	URL     string        `yaml:"url,omitempty"`
+	Style   string        `yaml:"style,omitempty"`
+	Name    string        `yaml:"name,omitempty"`
+	Value   string        `yaml:"value,omitempty"`
+	Confirm *SlackConfirm `yaml:"confirm,omitempty"`
+}
+
+// SlackConfirm asks before a button's action is taken.
+type SlackConfirm struct {
+	Text        string `yaml:"text"`
+	Title       string `yaml:"title,omitempty"`
+	OkText      string `yaml:"ok_text,omitempty"`
+	DismissText string `yaml:"dismiss_text,omitempty"`
 }
 
 // OpsgenieResponder is who an Opsgenie alert is assigned to.
@@ -438,6 +493,61 @@ func (c *SlackConfig) validate(v *validator) {
 	}
 	v.template(&c.Title, "title")
 	v.template(&c.Text, "text")
+	c.validateAttachment(v)
+}
+
+// slackMrkdwnIn are the attachment parts Slack formats as mrkdwn.
+var slackMrkdwnIn = []string{"fallback", "pretext", "text", "fields"}
+
+func (c *SlackConfig) validateAttachment(v *validator) {
+	for _, p := range []struct {
+		s   *string
+		key string
+	}{{&c.Color, "color"}, {&c.TitleLink, "title_link"}, {&c.Pretext, "pretext"}, {&c.Fallback, "fallback"}, {&c.Footer, "footer"},
+		{&c.CallbackID, "callback_id"}, {&c.ImageURL, "image_url"}, {&c.ThumbURL, "thumb_url"}, {&c.MessageText, "message_text"}} {
+		v.template(p.s, p.key)
+	}
+	for _, f := range c.Fields {
+		if f == nil || f.Title == "" || f.Value == "" {
+			v.errorfAt([]any{f, &c.Fields}, "a slack field needs a title and a value")
+			continue
+		}
+		v.template(&f.Title, "fields.title")
+		v.template(&f.Value, "fields.value")
+	}
+	for _, a := range c.Actions {
+		switch {
+		case a == nil || a.Type == "" || a.Text == "":
+			v.errorfAt([]any{a, &c.Actions}, "a slack action needs a type and a text")
+			continue
+		case a.Type != "button":
+			v.errorf(&a.Type, "slack action type must be button, not %q: a menu needs options, which no config key gives", a.Type)
+		case a.URL == "" && a.Name == "":
+			v.errorf(a, "a slack action needs a url or a name")
+		}
+		for _, p := range []struct {
+			s   *string
+			key string
+		}{{&a.Text, "text"}, {&a.URL, "url"}, {&a.Style, "style"}, {&a.Name, "name"}, {&a.Value, "value"}} {
+			v.template(p.s, "actions."+p.key)
+		}
+		if cf := a.Confirm; cf != nil {
+			if cf.Text == "" {
+				v.errorfAt([]any{cf, a}, "a slack action's confirm needs a text")
+			}
+			for _, p := range []struct {
+				s   *string
+				key string
+			}{{&cf.Text, "text"}, {&cf.Title, "title"}, {&cf.OkText, "ok_text"}, {&cf.DismissText, "dismiss_text"}} {
+				v.template(p.s, "actions.confirm."+p.key)
+			}
+		}
+	}
+	for i := range c.MrkdwnIn {
+		if !slices.Contains(slackMrkdwnIn, c.MrkdwnIn[i]) {
+			v.errorf(&c.MrkdwnIn[i], "mrkdwn_in takes %s, not %q", strings.Join(slackMrkdwnIn, ", "), c.MrkdwnIn[i])
+		}
+	}
 }
 
 var opsgeniePriority = regexp.MustCompile(`^P[1-5]$`)

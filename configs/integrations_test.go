@@ -129,6 +129,18 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			},
 		},
 		{
+			name: "slack attachment fields, buttons and mrkdwn_in",
+			section: "  slack_configs:\n  - api_url: 'https://hooks.example/x'\n    fields: [{title: t}]\n    actions:\n    - {type: select, text: pick, name: p}\n" +
+				"    - {type: button, text: open}\n    - {type: button, text: ok, url: 'https://x.example/', confirm: {title: sure}}\n    mrkdwn_in: [text, title]\n",
+			want: []string{
+				"7:14: a slack field needs a title and a value",
+				`9:14: slack action type must be button, not "select"`,
+				"10:7: a slack action needs a url or a name",
+				"11:68: a slack action's confirm needs a text",
+				`12:23: mrkdwn_in takes fallback, pretext, text, fields, not "title"`,
+			},
+		},
+		{
 			name:    "unknown key names the valid ones",
 			section: "  pagerduty_configs:\n  - routing_key: k\n    service_key: old\n",
 			want:    []string{`7:5: unknown key "service_key" in pager duty; valid keys: class, client`},

@@ -25,6 +25,8 @@ const (
 	headerMax   = 150
 	sectionMax  = 3000
 	sectionsMax = 10
+	// attachmentTextMax keeps an attachment's text within what Slack shows.
+	attachmentTextMax = sectionMax * sectionsMax
 )
 
 // Keys of the vendor state kept in the notification log: the message a
@@ -43,6 +45,8 @@ type Notifier struct {
 	send        *notifiers.HTTPSender
 	log         *slog.Logger
 	title, text *notifiers.Template
+	// att is set when the config lays the message out as an attachment.
+	att *attachmentTemplates
 }
 
 // New builds a Slack notifier from a validated config.
@@ -58,36 +62,40 @@ func New(c *configs.SlackConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateText); err != nil {
 		return nil, fmt.Errorf("slack: text: %w", err)
 	}
+	if c.Attachment() {
+		if n.att, err = parseAttachment(c, o.Templates); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
 // Notify posts the notification, or with a bot token updates the message
 // of a group that resolved.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	title, blocks, err := n.render(notif)
+	msg, err := n.render(notif)
 	if err != nil {
 		return false, err
 	}
 	if n.conf.Token == "" {
-		msg := &slack.WebhookMessage{
-			Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL,
-			Text: title, Blocks: blocks,
-		}
 		_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
 		return retry, err
 	}
-	return n.notifyBot(ctx, notif, title, blocks)
+	return n.notifyBot(ctx, notif, msg)
 }
 
-// apiMessage is the JSON body of chat.postMessage and chat.update.
+// apiMessage is the JSON body of an incoming webhook, chat.postMessage
+// and chat.update.
 type apiMessage struct {
-	Channel   string        `json:"channel"`
-	TS        string        `json:"ts,omitempty"`
-	Text      string        `json:"text"`
-	Blocks    *slack.Blocks `json:"blocks,omitempty"`
-	Username  string        `json:"username,omitempty"`
-	IconEmoji string        `json:"icon_emoji,omitempty"`
-	IconURL   string        `json:"icon_url,omitempty"`
+	Channel     string        `json:"channel,omitempty"`
+	TS          string        `json:"ts,omitempty"`
+	Text        string        `json:"text,omitempty"`
+	Blocks      *slack.Blocks `json:"blocks,omitempty"`
+	Attachments []*attachment `json:"attachments,omitempty"`
+	Username    string        `json:"username,omitempty"`
+	IconEmoji   string        `json:"icon_emoji,omitempty"`
+	IconURL     string        `json:"icon_url,omitempty"`
+	LinkNames   bool          `json:"link_names,omitempty"`
 }
 
 type apiAnswer struct {
@@ -97,8 +105,7 @@ type apiAnswer struct {
 	TS      string `json:"ts"`
 }
 
-func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, title string, blocks *slack.Blocks) (bool, error) {
-	msg := &apiMessage{Channel: n.conf.Channel, Text: title, Blocks: blocks, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL}
+func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, msg *apiMessage) (bool, error) {
 	state := notifiers.VendorStateFrom(ctx)
 	if channel, ts := state.Get(stateChannel), state.Get(stateTS); notif.Status == model.AlertResolved && ts != "" {
 		upd := *msg
@@ -153,20 +160,30 @@ func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*a
 }
 
 // render lays the message out in Block Kit: a header with the title, the
-// text in sections, and a context line linking back to tocsin.
-func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks, error) {
+// text in sections, and a context line linking back to tocsin; or, when
+// the config sets Alertmanager's attachment keys, as Alertmanager does.
+func (n *Notifier) render(notif *notifiers.Notification) (*apiMessage, error) {
 	data := notifiers.NewTemplateData(notif)
 	title, err := n.title.Execute(data)
 	if err != nil {
-		return "", nil, fmt.Errorf("slack: %w", err)
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	text, err := n.text.Execute(data)
 	if err != nil {
-		return "", nil, fmt.Errorf("slack: %w", err)
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	title = strings.Join(strings.Fields(title), " ")
 	if title == "" {
 		title = "tocsin"
+	}
+	msg := &apiMessage{Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL, LinkNames: n.conf.LinkNames}
+	if n.att != nil {
+		messageText, att, err := n.att.attachment(n.conf, data, title, notifiers.Truncate(text, attachmentTextMax))
+		if err != nil {
+			return nil, err
+		}
+		msg.Text, msg.Attachments = messageText, []*attachment{att}
+		return msg, nil
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, notifiers.Truncate(title, headerMax), false, false))}
 	for i, chunk := range chunks(text, sectionMax) {
@@ -178,7 +195,8 @@ func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks,
 	if notif.ExternalURL != "" {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+notif.ExternalURL+"|tocsin>", false, true)))
 	}
-	return title, &slack.Blocks{BlockSet: blocks}, nil
+	msg.Text, msg.Blocks = title, &slack.Blocks{BlockSet: blocks}
+	return msg, nil
 }
 
 // chunks splits text at line breaks into pieces of at most max runes.
