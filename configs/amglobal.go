@@ -41,8 +41,10 @@ func (c *Config) applyIntegrationGlobals() {
 				*hc = g.HTTPConfig // shared, and checked once
 			}
 		}
+		// pagerduty_url is the Events API v2's; Alertmanager does not
+		// use it for service_key either.
 		for _, pd := range r.PagerDutyConfigs {
-			if pd != nil && pd.URL == "" {
+			if pd != nil && pd.URL == "" && !pd.EventsV1() {
 				pd.URL = g.PagerDutyURL
 			}
 		}

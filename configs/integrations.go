@@ -19,6 +19,7 @@ import (
 // Default vendor endpoints, used where a config sets none.
 const (
 	DefaultPagerDutyURL    = "https://events.pagerduty.com/v2/enqueue"
+	DefaultPagerDutyV1URL  = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
 	DefaultSlackAPIURL     = "https://slack.com/api/"
 	DefaultOpsgenieURL     = "https://api.opsgenie.com/"
 	DefaultOpsgenieEUURL   = "https://api.eu.opsgenie.com/"
@@ -47,13 +48,18 @@ func (c *NotifierConfig) defaultResolved(v bool) {
 	}
 }
 
-// PagerDutyConfig pages through PagerDuty's Events API v2.
+// PagerDutyConfig pages through PagerDuty's Events API v2 (routing_key),
+// or its Events API v1 (service_key) as Alertmanager still does.
 type PagerDutyConfig struct {
 	NotifierConfig `yaml:",inline"`
 	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	RoutingKey     config.Secret            `yaml:"routing_key,omitempty"`
 	RoutingKeyFile string                   `yaml:"routing_key_file,omitempty"`
-	// URL is the Events API v2 enqueue endpoint.
+	// ServiceKey is the integration key of an Events API v1 integration.
+	ServiceKey     config.Secret `yaml:"service_key,omitempty"`
+	ServiceKeyFile string        `yaml:"service_key_file,omitempty"`
+	// URL is the Events API v2 enqueue endpoint, or with service_key the
+	// v1 create_event endpoint.
 	URL string `yaml:"url,omitempty"`
 	// Severity is a template giving critical, error, warning or info; when
 	// empty it is taken from the alerts' severity label.
@@ -66,7 +72,27 @@ type PagerDutyConfig struct {
 	Group       string            `yaml:"group,omitempty"`
 	Class       string            `yaml:"class,omitempty"`
 	Details     map[string]string `yaml:"details,omitempty"`
+	// Images and Links are attached to the incident; their fields are
+	// templates.
+	Images []PagerDutyImage `yaml:"images,omitempty"`
+	Links  []PagerDutyLink  `yaml:"links,omitempty"`
 }
+
+// PagerDutyImage is an image shown on the incident; src must be https.
+type PagerDutyImage struct {
+	Src  string `yaml:"src"`
+	Alt  string `yaml:"alt,omitempty"`
+	Href string `yaml:"href,omitempty"`
+}
+
+// PagerDutyLink is a link shown on the incident.
+type PagerDutyLink struct {
+	Href string `yaml:"href"`
+	Text string `yaml:"text,omitempty"`
+}
+
+// EventsV1 tells whether the config pages through the Events API v1.
+func (c *PagerDutyConfig) EventsV1() bool { return c.ServiceKey != "" || c.ServiceKeyFile != "" }
 
 // SlackConfig posts to Slack through an incoming webhook, or with a bot
 // token through chat.postMessage (and chat.update on resolve).
@@ -257,7 +283,11 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 		}
 		c.defaultResolved(true)
 		c.HTTPConfig = defaultHTTP(c.HTTPConfig)
-		c.URL = orDefault(c.URL, DefaultPagerDutyURL)
+		if c.EventsV1() {
+			c.URL = orDefault(c.URL, DefaultPagerDutyV1URL)
+		} else {
+			c.URL = orDefault(c.URL, DefaultPagerDutyURL)
+		}
 		c.Client = orDefault(c.Client, DefaultPagerDutyClient)
 	}
 	for _, c := range r.SlackConfigs {
@@ -449,7 +479,11 @@ func (r *ReceiverConfig) orderIntegrations(v *validator) {
 var pagerDutySeverities = []string{"critical", "error", "warning", "info"}
 
 func (c *PagerDutyConfig) validate(v *validator) {
-	v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+	if c.EventsV1() {
+		c.validateV1(v)
+	} else {
+		v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+	}
 	v.httpConfig(c.HTTPConfig)
 	v.url(c, &c.URL, "url", true, "http", "https")
 	if c.Severity != "" && !strings.Contains(c.Severity, "{{") && !slices.Contains(pagerDutySeverities, c.Severity) {
@@ -467,6 +501,44 @@ func (c *PagerDutyConfig) validate(v *validator) {
 		v.url(c, &c.ClientURL, "client_url", false, "http", "https")
 	}
 	v.template(&c.ClientURL, "client_url")
+	for i := range c.Images {
+		img := &c.Images[i]
+		if img.Src == "" {
+			v.errorfAt([]any{img, &c.Images}, "a pagerduty image needs a src")
+		} else if !strings.Contains(img.Src, "{{") && !strings.HasPrefix(img.Src, "https://") {
+			v.errorf(&img.Src, "a pagerduty image's src must be an https URL, which PagerDuty requires, not %q", img.Src)
+		}
+		v.template(&img.Src, "images.src")
+		v.template(&img.Alt, "images.alt")
+		v.template(&img.Href, "images.href")
+	}
+	for i := range c.Links {
+		l := &c.Links[i]
+		if l.Href == "" {
+			v.errorfAt([]any{l, &c.Links}, "a pagerduty link needs an href")
+		}
+		v.template(&l.Href, "links.href")
+		v.template(&l.Text, "links.text")
+	}
+}
+
+// validateV1 checks a service_key config: the Events API v1 has none of
+// v2's payload fields, which would otherwise be dropped without a word.
+func (c *PagerDutyConfig) validateV1(v *validator) {
+	if c.RoutingKey != "" || c.RoutingKeyFile != "" {
+		v.errorfAt([]any{&c.RoutingKey, &c.RoutingKeyFile, c}, "set either routing_key (Events API v2) or service_key (Events API v1), not both")
+	}
+	v.secret(c, &c.ServiceKey, &c.ServiceKeyFile, "service_key", true)
+	for _, f := range []struct {
+		ptr any
+		set bool
+		key string
+	}{{&c.Severity, c.Severity != "", "severity"}, {&c.Source, c.Source != "", "source"}, {&c.Component, c.Component != "", "component"},
+		{&c.Group, c.Group != "", "group"}, {&c.Class, c.Class != "", "class"}, {&c.Images, len(c.Images) > 0, "images"}, {&c.Links, len(c.Links) > 0, "links"}} {
+		if f.set {
+			v.errorf(f.ptr, "%s is a field of PagerDuty's Events API v2, which service_key (Events API v1) cannot send; use routing_key with an Events API v2 integration", f.key)
+		}
+	}
 }
 
 func (c *SlackConfig) validate(v *validator) {

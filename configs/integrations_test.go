@@ -141,9 +141,23 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			},
 		},
 		{
+			name: "pagerduty: service_key with routing_key and Events API v2 fields; images and links",
+			section: "  pagerduty_configs:\n  - service_key: s3rv1c3\n    routing_key: r\n    severity: critical\n    links: [{href: 'https://x.example/'}]\n" +
+				"  - routing_key: r\n    images: [{src: 'http://insecure.example/a.png'}, {alt: no src}]\n    links: [{text: no href}]\n",
+			want: []string{
+				"7:18: set either routing_key (Events API v2) or service_key (Events API v1), not both",
+				"8:15: severity is a field of PagerDuty's Events API v2, which service_key (Events API v1) cannot send",
+				"9:12: links is a field of PagerDuty's Events API v2",
+				`11:20: a pagerduty image's src must be an https URL, which PagerDuty requires, not "http://insecure.example/a.png"`,
+				"11:54: a pagerduty image needs a src",
+				"12:13: a pagerduty link needs an href",
+			},
+			secret: "s3rv1c3",
+		},
+		{
 			name:    "unknown key names the valid ones",
-			section: "  pagerduty_configs:\n  - routing_key: k\n    service_key: old\n",
-			want:    []string{`7:5: unknown key "service_key" in pager duty; valid keys: class, client`},
+			section: "  pagerduty_configs:\n  - routing_key: k\n    servce_key: old\n",
+			want:    []string{`7:5: unknown key "servce_key" in pager duty; valid keys: class, client`},
 		},
 	}
 	for _, tc := range tests {

@@ -24,6 +24,7 @@ type pagerDutyEvent struct {
 	Client      string            `json:"client"`
 	ClientURL   string            `json:"client_url"`
 	Links       []json.RawMessage `json:"links"`
+	Images      []json.RawMessage `json:"images"`
 	Payload     *struct {
 		Summary   string `json:"summary"`
 		Source    string `json:"source"`
@@ -102,6 +103,14 @@ func NewPagerDuty(routingKey string, opts ...Option) *Server {
 					return Page{}, invalid("'links' entries need an 'href'")
 				}
 			}
+			for _, img := range e.Images {
+				var image struct {
+					Src string `json:"src"`
+				}
+				if json.Unmarshal(img, &image) != nil || !strings.HasPrefix(image.Src, "https://") {
+					return Page{}, invalid("'images' entries need a 'src' served over HTTPS")
+				}
+			}
 			return p, nil
 		},
 		accepted: func(_ *http.Request, _ []byte, p *Page) answer {
@@ -112,6 +121,67 @@ func NewPagerDuty(routingKey string, opts ...Option) *Server {
 		fail:   answer{status: http.StatusBadGateway, contentType: "text/html", body: "<html><body>502 Bad Gateway</body></html>"},
 	}
 	return newServer(v, "/v2/enqueue", opts)
+}
+
+// pagerDutyV1Event is an Events API v1 event.
+type pagerDutyV1Event struct {
+	ServiceKey  string          `json:"service_key"`
+	EventType   string          `json:"event_type"`
+	IncidentKey string          `json:"incident_key"`
+	Description string          `json:"description"`
+	Details     json.RawMessage `json:"details"`
+}
+
+// NewPagerDutyV1 starts a fake PagerDuty Events API v1 (generic
+// create_event) that accepts events for serviceKey. Configure the
+// integration's url with APIURL(). Like PagerDuty's v1, it answers 403
+// when it rate-limits.
+func NewPagerDutyV1(serviceKey string, opts ...Option) *Server {
+	const path = "/generic/2010-04-15/create_event.json"
+	invalid := func(reason string) *answer {
+		a := jsonAnswer(http.StatusBadRequest, fmt.Sprintf(`{"status":"invalid event","message":"Event object is invalid","errors":[%q]}`, reason))
+		return &a
+	}
+	v := vendor{
+		name: "pagerduty",
+		check: func(r *http.Request, body []byte) (Page, *answer) {
+			if r.Method != http.MethodPost || r.URL.Path != path {
+				a := jsonAnswer(http.StatusNotFound, `{"status":"not found","message":"Not Found"}`)
+				return Page{}, &a
+			}
+			var e pagerDutyV1Event
+			if !isJSON(r) || json.Unmarshal(body, &e) != nil {
+				a := jsonAnswer(http.StatusBadRequest, `{"status":"invalid request","message":"Invalid JSON"}`)
+				return Page{}, &a
+			}
+			switch {
+			case len(body) > pagerDutyEventMax:
+				return Page{}, invalid("Event object is larger than 512 KB")
+			case len(e.ServiceKey) != 32:
+				return Page{}, invalid("Service key is the wrong length (should be 32 characters)")
+			case e.ServiceKey != serviceKey:
+				return Page{}, invalid("Service key is invalid")
+			case !slices.Contains([]string{"trigger", "acknowledge", "resolve"}, e.EventType):
+				return Page{}, invalid("Event type is invalid")
+			case e.EventType != "trigger" && e.IncidentKey == "":
+				return Page{}, invalid("Incident key is required for " + e.EventType)
+			case e.EventType == "trigger" && strings.TrimSpace(e.Description) == "":
+				return Page{}, invalid("Description is missing or blank")
+			case utf8.RuneCountInString(e.Description) > pagerDutySummaryMax:
+				return Page{}, invalid("Description is longer than 1024 characters")
+			case len(e.Details) > 0 && e.Details[0] != '{':
+				return Page{}, invalid("Details must be an object")
+			}
+			return Page{Action: e.EventType, Key: e.IncidentKey, Title: e.Description, Resolved: e.EventType == "resolve"}, nil
+		},
+		accepted: func(_ *http.Request, _ []byte, p *Page) answer {
+			return jsonAnswer(http.StatusOK, fmt.Sprintf(`{"status":"success","message":"Event processed","incident_key":%q}`, p.Key))
+		},
+		reject: *invalid("Service key is invalid"),
+		limit:  jsonAnswer(http.StatusForbidden, `{"status":"throttle event","message":"Requests for this service are arriving too quickly.  Please retry later."}`),
+		fail:   answer{status: http.StatusInternalServerError, contentType: "text/html", body: "<html><body>500 Internal Server Error</body></html>"},
+	}
+	return newServer(v, path, opts)
 }
 
 func isJSON(r *http.Request) bool {
