@@ -194,6 +194,13 @@ type OpsgenieConfig struct {
 	Tags        string              `yaml:"tags,omitempty"`
 	Details     map[string]string   `yaml:"details,omitempty"`
 	Responders  []OpsgenieResponder `yaml:"responders,omitempty"`
+	// Actions is a template giving a comma-separated list of the alert's
+	// custom actions; Note, a template for the note added on creation.
+	Actions string `yaml:"actions,omitempty"`
+	Note    string `yaml:"note,omitempty"`
+	// UpdateAlerts updates the message and description of an alert that
+	// is already open for the group, which Opsgenie otherwise keeps.
+	UpdateAlerts bool `yaml:"update_alerts,omitempty"`
 }
 
 // WebhookConfig posts Alertmanager's version-4 JSON payload.
@@ -645,7 +652,8 @@ func (c *OpsgenieConfig) validate(v *validator) {
 	for _, p := range []struct {
 		s   *string
 		key string
-	}{{&c.Message, "message"}, {&c.Description, "description"}, {&c.Source, "source"}, {&c.Entity, "entity"}, {&c.Priority, "priority"}, {&c.Tags, "tags"}} {
+	}{{&c.Message, "message"}, {&c.Description, "description"}, {&c.Source, "source"}, {&c.Entity, "entity"}, {&c.Priority, "priority"}, {&c.Tags, "tags"},
+		{&c.Actions, "actions"}, {&c.Note, "note"}} {
 		v.template(p.s, p.key)
 	}
 	v.templateMap(&c.Details, "details")

@@ -101,11 +101,16 @@ func NewHTTPSender(integration string, cfg *config.HTTPClientConfig, opts Vendor
 // PostJSON posts v as JSON to target with the extra headers and classifies
 // the answer; on success it returns the answer's body.
 func (s *HTTPSender) PostJSON(ctx context.Context, target string, header http.Header, v any, reason ReasonFunc) ([]byte, bool, error) {
+	return s.SendJSON(ctx, http.MethodPost, target, header, v, reason)
+}
+
+// SendJSON is PostJSON with another method, such as PUT.
+func (s *HTTPSender) SendJSON(ctx context.Context, method, target string, header http.Header, v any, reason ReasonFunc) ([]byte, bool, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: encode request: %w", s.Integration, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: build request: %w", s.Integration, RedactURLError(err))
 	}
