@@ -63,6 +63,11 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret:  "T0K3N",
 		},
 		{
+			name:    "msteamsv2_configs is checked as msteams_configs, at its own place",
+			section: "  msteamsv2_configs:\n  - title: hi\n",
+			want:    []string{"6:5: webhook_url or webhook_url_file is required"},
+		},
+		{
 			name:    "msteams needs a webhook_url",
 			section: "  msteams_configs:\n  - title: hi\n",
 			want:    []string{"6:5: webhook_url or webhook_url_file is required"},
