@@ -1,6 +1,9 @@
 package configs
 
 import (
+	"cmp"
+	"strings"
+
 	"github.com/prometheus/common/config"
 )
 
@@ -14,6 +17,9 @@ type IntegrationDefaults struct {
 	HTTPConfig           *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	SlackAPIURL          config.Secret            `yaml:"slack_api_url,omitempty"`
 	SlackAPIURLFile      string                   `yaml:"slack_api_url_file,omitempty"`
+	SlackAppToken        config.Secret            `yaml:"slack_app_token,omitempty"`
+	SlackAppTokenFile    string                   `yaml:"slack_app_token_file,omitempty"`
+	SlackAppURL          string                   `yaml:"slack_app_url,omitempty"`
 	PagerDutyURL         string                   `yaml:"pagerduty_url,omitempty"`
 	OpsgenieAPIURL       string                   `yaml:"opsgenie_api_url,omitempty"`
 	OpsgenieAPIKey       config.Secret            `yaml:"opsgenie_api_key,omitempty"`
@@ -39,6 +45,11 @@ func (c *Config) applyIntegrationGlobals() {
 		for _, hc := range r.httpConfigs() {
 			if *hc == nil {
 				*hc = g.HTTPConfig // shared, and checked once
+			}
+		}
+		for _, s := range r.SlackConfigs {
+			if s != nil && (s.AppToken != "" || s.AppTokenFile != "") && s.AppURL == "" {
+				s.AppURL = g.SlackAppURL
 			}
 		}
 		// pagerduty_url is the Events API v2's; Alertmanager does not
@@ -78,6 +89,15 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 	g := &c.Global.IntegrationDefaults
 	v.httpConfig(g.HTTPConfig)
 	v.secret(&c.Global, &g.SlackAPIURL, &g.SlackAPIURLFile, "slack_api_url", false)
+	v.secret(&c.Global, &g.SlackAppToken, &g.SlackAppTokenFile, "slack_app_token", false)
+	if g.SlackAppToken != "" && g.SlackAPIURL != "" {
+		v.errorfAt([]any{&g.SlackAppToken, &g.SlackAppTokenFile}, "set either slack_app_token or slack_api_url, not both")
+	}
+	if g.SlackAppURL != "" {
+		if u := v.url(&c.Global, &g.SlackAppURL, "slack_app_url", false, "http", "https"); u != nil && !strings.HasSuffix(u.Path, "/"+slackPostMessage) {
+			v.errorf(&g.SlackAppURL, "slack_app_url must be the URL of chat.postMessage, such as https://slack.com/api/chat.postMessage")
+		}
+	}
 	v.secret(&c.Global, &g.OpsgenieAPIKey, &g.OpsgenieAPIKeyFile, "opsgenie_api_key", false)
 	v.secret(&c.Global, &g.SMTPAuthPassword, &g.SMTPAuthPasswordFile, "smtp_auth_password", false)
 	for _, r := range c.Receivers {
@@ -85,9 +105,15 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 			continue
 		}
 		for _, s := range r.SlackConfigs {
-			if s != nil && s.APIURL == "" && s.APIURLFile == "" && s.Token == "" && s.TokenFile == "" {
-				s.APIURL = g.SlackAPIURL
+			if s == nil || s.APIURL != "" || s.APIURLFile != "" || s.Token != "" || s.TokenFile != "" {
+				continue
 			}
+			if g.SlackAppToken == "" {
+				s.APIURL = g.SlackAPIURL
+				continue
+			}
+			s.AppToken, s.AppURL = g.SlackAppToken, cmp.Or(s.AppURL, g.SlackAppURL)
+			s.applyAppKeys()
 		}
 		for _, og := range r.OpsgenieConfigs {
 			if og != nil && og.APIKey == "" && og.APIKeyFile == "" {

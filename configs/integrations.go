@@ -13,6 +13,7 @@ import (
 	"text/template"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -113,6 +114,19 @@ type SlackConfig struct {
 	Text       string        `yaml:"text,omitempty"`
 	// LinkNames has Slack link @names and #channels in the text.
 	LinkNames bool `yaml:"link_names,omitempty"`
+	// AppToken, AppTokenFile and AppURL are Alertmanager's names for a bot
+	// token and the chat.postMessage URL; they are taken as token,
+	// token_file and the Web API base in api_url when the config loads.
+	AppToken     config.Secret `yaml:"app_token,omitempty"`
+	AppTokenFile string        `yaml:"app_token_file,omitempty"`
+	AppURL       string        `yaml:"app_url,omitempty"`
+	// UpdateMessage, with a bot token, says whether a later notification
+	// of the group edits the message that announced it: true edits it
+	// every time, false never. Unset edits it when the group resolves,
+	// except with app_token, where it is false as in Alertmanager.
+	UpdateMessage *bool `yaml:"update_message,omitempty"`
+	// Timeout bounds one call to Slack; 0 leaves the dispatcher's bound.
+	Timeout model.Duration `yaml:"timeout,omitempty"`
 
 	// Alertmanager's attachment keys, templates except short_fields and
 	// mrkdwn_in. When any is set the message is laid out as Alertmanager
@@ -131,6 +145,25 @@ type SlackConfig struct {
 	MrkdwnIn    []string       `yaml:"mrkdwn_in,omitempty"`
 	// MessageText is the text above the attachment.
 	MessageText string `yaml:"message_text,omitempty"`
+}
+
+// slackPostMessage ends Alertmanager's app_url.
+const slackPostMessage = "chat.postMessage"
+
+// applyAppKeys takes Alertmanager's app_token (or app_token_file) and
+// app_url as tocsin's bot mode, unless the config also sets api_url or
+// token, which validate then reports.
+func (c *SlackConfig) applyAppKeys() {
+	if c.AppToken == "" && c.AppTokenFile == "" || c.Token != "" || c.TokenFile != "" || c.APIURL != "" || c.APIURLFile != "" {
+		return
+	}
+	c.Token, c.TokenFile, c.AppToken, c.AppTokenFile = c.AppToken, c.AppTokenFile, "", ""
+	if c.AppURL != "" {
+		c.APIURL = config.Secret(strings.TrimSuffix(c.AppURL, slackPostMessage))
+	}
+	if c.UpdateMessage == nil {
+		c.UpdateMessage = new(bool)
+	}
 }
 
 // Attachment tells whether the message is one legacy attachment, as
@@ -301,6 +334,7 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 		if c != nil {
 			c.defaultResolved(false)
 			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+			c.applyAppKeys()
 		}
 	}
 	for _, c := range r.OpsgenieConfigs {
@@ -549,6 +583,20 @@ func (c *PagerDutyConfig) validateV1(v *validator) {
 }
 
 func (c *SlackConfig) validate(v *validator) {
+	if c.AppToken != "" || c.AppTokenFile != "" {
+		v.errorfAt([]any{&c.AppToken, &c.AppTokenFile}, "set either app_token (Alertmanager's name for a bot token) or api_url and token, not both")
+	}
+	if c.AppURL != "" {
+		if u := v.url(c, &c.AppURL, "app_url", false, "http", "https"); u != nil && !strings.HasSuffix(u.Path, "/"+slackPostMessage) {
+			v.errorf(&c.AppURL, "app_url must be the URL of chat.postMessage, such as https://slack.com/api/chat.postMessage")
+		}
+	}
+	if c.UpdateMessage != nil && *c.UpdateMessage && c.Token == "" && c.TokenFile == "" {
+		v.errorfAt([]any{&c.UpdateMessage, c.UpdateMessage, c}, "update_message needs a bot token (token or app_token): an incoming webhook cannot edit a message")
+	}
+	if c.Timeout < 0 {
+		v.errorf(&c.Timeout, "timeout must not be negative")
+	}
 	v.httpConfig(c.HTTPConfig)
 	v.secret(c, &c.Token, &c.TokenFile, "token", false)
 	if c.Token != "" {

@@ -162,6 +162,13 @@ func amSlackApp(n *yaml.Node, sc *configs.SlackConfig) {
 			k.Value = r[1]
 		}
 	}
+	// Alertmanager takes update_message only with api_url set to
+	// chat.postMessage, and its loader fails on it next to app_token.
+	if v := removeKey(n, "update_message"); v != nil {
+		if k := keyNode(n, "app_token"); k != nil {
+			k.HeadComment = "tocsin only: update_message: " + v.Value
+		}
+	}
 	removeKey(n, "api_url")
 	base := string(sc.APIURL)
 	if base == "" {

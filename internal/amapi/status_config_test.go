@@ -38,7 +38,9 @@ receivers:
   slack_configs: [{api_url: 'https://hooks.slack.example/services/inline-secret-slack', channel: '#oncall', title: '{{ .CommonLabels.alertname }}'}]
   twilio_configs: [{account_sid: AC0123456789abcdef0123456789abcdef, auth_token: inline-secret-twilio, from: '+15550000000', to: '+15551111111'}]
 - name: chat
-  slack_configs: [{token: inline-secret-bot, channel: '#chat', api_url: 'http://slack.internal/api/'}]
+  slack_configs:
+  - {token: inline-secret-bot, channel: '#chat', api_url: 'http://slack.internal/api/'}
+  - {app_token: inline-secret-app, channel: '#app', update_message: true, timeout: 5s, color: danger}
   msteams_configs: [{webhook_url: 'https://teams.example/workflows/inline-secret-teams'}]
   webhook_configs:
   - url: 'https://hook.example/inline-secret-hook'
@@ -64,6 +66,9 @@ receivers:
 		"auth_token: <secret>",
 		"app_token: <secret>",
 		"app_url: http://slack.internal/api/chat.postMessage",
+		"app_url: https://slack.com/api/chat.postMessage",
+		"# tocsin only: update_message: true",
+		"color: danger",
 		"msteamsv2_configs: # tocsin's msteams_configs",
 		"max_alerts: 10",
 		"password: <secret>",
@@ -79,5 +84,6 @@ receivers:
 	require.Equal(t, "critical", am.Receivers[0].PagerdutyConfigs[0].Severity)
 	require.Equal(t, "https://api.eu.opsgenie.com/", am.Receivers[0].OpsGenieConfigs[0].APIURL.String())
 	require.Len(t, am.Receivers[1].MSTeamsV2Configs, 1)
+	require.Equal(t, "danger", am.Receivers[1].SlackConfigs[1].Color)
 	require.Equal(t, uint64(10), am.Receivers[1].WebhookConfigs[0].MaxAlerts)
 }

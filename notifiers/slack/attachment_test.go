@@ -3,7 +3,9 @@ package slack_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -143,4 +145,58 @@ func TestMessageTextGoesAboveTheAttachment(t *testing.T) {
 	require.Equal(t, "[FIRING:1] ProbeFailing", msg.Attachments[0].Title, "tocsin's title by default")
 	require.Equal(t, msg.Attachments[0].Title, msg.Attachments[0].Fallback, "the fallback is the title by default")
 	require.Equal(t, "warning", msg.Attachments[0].Color)
+}
+
+// TestAlertmanagersAppTokenAndUpdateMessage: app_token and app_url are a
+// bot token and chat.postMessage's URL; update_message edits the group's
+// message on every later notification, and without it every notification
+// is a new message, as in Alertmanager.
+func TestAlertmanagersAppTokenAndUpdateMessage(t *testing.T) {
+	for _, tc := range []struct {
+		update string
+		want   []string
+	}{
+		{"", []string{"chat.postMessage", "chat.postMessage", "chat.postMessage"}},
+		{"update_message: true", []string{"chat.postMessage", "chat.update", "chat.update"}},
+	} {
+		t.Run(tc.update, func(t *testing.T) {
+			fake := notifiertest.NewSlackAPI(token)
+			defer fake.Close()
+			cfg, err := configs.Load("tocsin.yml", []byte(fmt.Sprintf(`global: {replica: eu-1, slack_app_url: %q}
+route: {receiver: chat}
+receivers:
+- name: chat
+  slack_configs:
+  - app_token: %s
+    channel: '#oncall'
+    send_resolved: true
+    %s
+`, fake.APIURL()+"chat.postMessage", token, tc.update)))
+			require.NoError(t, err)
+			n, err := slack.New(cfg.Receivers[0].SlackConfigs[0], notifiers.VendorOptions{})
+			require.NoError(t, err)
+			ctx := notifiers.WithVendorState(t.Context(), new(notifiers.VendorState))
+			for _, status := range []model.AlertStatus{model.AlertFiring, model.AlertFiring, model.AlertResolved} {
+				_, err = n.Notify(ctx, notification("k", status))
+				require.NoError(t, err)
+			}
+			require.Empty(t, fake.Violations())
+			var got []string
+			for _, r := range fake.Requests() {
+				require.Equal(t, "Bearer "+token, r.Header.Get("Authorization"))
+				got = append(got, strings.TrimPrefix(r.Path, "/api/"))
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestTimeoutBoundsTheCall(t *testing.T) {
+	fake := notifiertest.NewSlackWebhook(notifiertest.WithMode(notifiertest.Hang))
+	defer fake.Close()
+	n, err := slack.New(&configs.SlackConfig{APIURL: configsSecret(fake.APIURL()), Timeout: model.Duration(10 * time.Millisecond)}, notifiers.VendorOptions{})
+	require.NoError(t, err)
+	retry, err := n.Notify(t.Context(), notification("k", model.AlertFiring))
+	require.Error(t, err, "the hanging call ends at the timeout")
+	require.True(t, retry)
 }

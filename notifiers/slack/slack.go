@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/slack-go/slack"
@@ -77,6 +78,11 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	if err != nil {
 		return false, err
 	}
+	if n.conf.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(n.conf.Timeout))
+		defer cancel()
+	}
 	if n.conf.Token == "" {
 		_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
 		return retry, err
@@ -107,7 +113,7 @@ type apiAnswer struct {
 
 func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, msg *apiMessage) (bool, error) {
 	state := notifiers.VendorStateFrom(ctx)
-	if channel, ts := state.Get(stateChannel), state.Get(stateTS); notif.Status == model.AlertResolved && ts != "" {
+	if channel, ts := state.Get(stateChannel), state.Get(stateTS); ts != "" && n.updates(notif) {
 		upd := *msg
 		upd.Channel, upd.TS = channel, ts
 		// chat.update takes no username or icon.
@@ -126,11 +132,21 @@ func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification,
 	if err != nil {
 		return retry, err
 	}
-	if notif.Status != model.AlertResolved && ans.Channel != "" && ans.TS != "" {
+	if (notif.Status != model.AlertResolved || n.updates(notif)) && ans.Channel != "" && ans.TS != "" {
 		state.Set(stateChannel, ans.Channel)
 		state.Set(stateTS, ans.TS)
 	}
 	return false, nil
+}
+
+// updates tells whether the notification edits the group's message rather
+// than posting a new one: by default when the group resolved; with
+// update_message, always or never.
+func (n *Notifier) updates(notif *notifiers.Notification) bool {
+	if u := n.conf.UpdateMessage; u != nil {
+		return *u
+	}
+	return notif.Status == model.AlertResolved
 }
 
 // call invokes one Web API method; Slack refuses with HTTP 200 and
