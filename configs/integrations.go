@@ -166,6 +166,17 @@ func (c *SlackConfig) applyAppKeys() {
 	}
 }
 
+// PostsToWebAPI tells whether api_url, without a token, is the URL of
+// chat.postMessage: Alertmanager's way to post as a bot, the token in
+// http_config's authorization. Such a config is a bot, not a webhook.
+func (c *SlackConfig) PostsToWebAPI() bool {
+	return c.Token == "" && c.TokenFile == "" && strings.HasSuffix(strings.TrimSuffix(string(c.APIURL), "/"), "/"+slackPostMessage)
+}
+
+// Bot tells whether the config posts through Slack's Web API rather than
+// an incoming webhook.
+func (c *SlackConfig) Bot() bool { return c.Token != "" || c.TokenFile != "" || c.PostsToWebAPI() }
+
 // Attachment tells whether the message is one legacy attachment, as
 // Alertmanager sends it, because a key only attachments have is set.
 func (c *SlackConfig) Attachment() bool {
@@ -591,8 +602,11 @@ func (c *SlackConfig) validate(v *validator) {
 			v.errorf(&c.AppURL, "app_url must be the URL of chat.postMessage, such as https://slack.com/api/chat.postMessage")
 		}
 	}
-	if c.UpdateMessage != nil && *c.UpdateMessage && c.Token == "" && c.TokenFile == "" {
-		v.errorfAt([]any{&c.UpdateMessage, c.UpdateMessage, c}, "update_message needs a bot token (token or app_token): an incoming webhook cannot edit a message")
+	if c.UpdateMessage != nil && *c.UpdateMessage && !c.Bot() {
+		v.errorfAt([]any{&c.UpdateMessage, c.UpdateMessage, c}, "update_message needs a bot token (token or app_token, or api_url set to chat.postMessage): an incoming webhook cannot edit a message")
+	}
+	if c.PostsToWebAPI() && c.Channel == "" {
+		v.errorfAt([]any{&c.Channel, c}, "posting with chat.postMessage needs a channel")
 	}
 	if c.Timeout < 0 {
 		v.errorf(&c.Timeout, "timeout must not be negative")

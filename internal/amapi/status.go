@@ -147,7 +147,16 @@ func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
 	}
 	if v := valueNode(n, "slack_configs"); v != nil {
 		for i, sc := range rc.SlackConfigs {
-			if sc != nil && (sc.Token != "" || sc.TokenFile != "") && i < len(v.Content) {
+			if sc == nil || i >= len(v.Content) {
+				continue
+			}
+			// Alertmanager's loader takes update_message only next to
+			// an api_url it can read, which <secret> is not, and fails
+			// on it next to app_token.
+			if u := removeKey(v.Content[i], "update_message"); u != nil && len(v.Content[i].Content) > 0 {
+				v.Content[i].Content[0].HeadComment = "tocsin only: update_message: " + u.Value
+			}
+			if sc.Token != "" || sc.TokenFile != "" {
 				amSlackApp(v.Content[i], sc)
 			}
 		}
@@ -160,13 +169,6 @@ func amSlackApp(n *yaml.Node, sc *configs.SlackConfig) {
 	for _, r := range [][2]string{{"token", "app_token"}, {"token_file", "app_token_file"}} {
 		if k := keyNode(n, r[0]); k != nil {
 			k.Value = r[1]
-		}
-	}
-	// Alertmanager takes update_message only with api_url set to
-	// chat.postMessage, and its loader fails on it next to app_token.
-	if v := removeKey(n, "update_message"); v != nil {
-		if k := keyNode(n, "app_token"); k != nil {
-			k.HeadComment = "tocsin only: update_message: " + v.Value
 		}
 	}
 	removeKey(n, "api_url")

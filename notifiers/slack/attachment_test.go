@@ -200,3 +200,58 @@ func TestTimeoutBoundsTheCall(t *testing.T) {
 	require.Error(t, err, "the hanging call ends at the timeout")
 	require.True(t, retry)
 }
+
+// TestAlertmanagersPostMessageURLIsABot: Alertmanager's way to post as a
+// bot, api_url set to chat.postMessage with the token in http_config, is
+// a bot: Slack's JSON refusal is an error, and update_message edits.
+func TestAlertmanagersPostMessageURLIsABot(t *testing.T) {
+	fake := notifiertest.NewSlackAPI(token)
+	defer fake.Close()
+	load := func(credentials string) *configs.SlackConfig {
+		cfg, err := configs.Load("tocsin.yml", []byte(fmt.Sprintf(`global: {replica: eu-1}
+route: {receiver: chat}
+receivers:
+- name: chat
+  slack_configs:
+  - api_url: %q
+    http_config: {authorization: {credentials: %s}}
+    channel: '#oncall'
+    send_resolved: true
+    update_message: true
+`, fake.APIURL()+"chat.postMessage", credentials)))
+		require.NoError(t, err)
+		return cfg.Receivers[0].SlackConfigs[0]
+	}
+	n, err := slack.New(load(token), notifiers.VendorOptions{})
+	require.NoError(t, err)
+	ctx := notifiers.WithVendorState(t.Context(), new(notifiers.VendorState))
+	for _, status := range []model.AlertStatus{model.AlertFiring, model.AlertResolved} {
+		_, err = n.Notify(ctx, notification("k", status))
+		require.NoError(t, err)
+	}
+	reqs := fake.Requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, "/api/chat.postMessage", reqs[0].Path)
+	require.Equal(t, "/api/chat.update", reqs[1].Path)
+	require.Equal(t, "Bearer "+token, reqs[1].Header.Get("Authorization"), "http_config's authorization")
+
+	wrong, err := slack.New(load("xoxb-wrong"), notifiers.VendorOptions{})
+	require.NoError(t, err)
+	retry, err := wrong.Notify(t.Context(), notification("k", model.AlertFiring))
+	require.False(t, retry)
+	var ve *notifiers.VendorError
+	require.ErrorAs(t, err, &ve, "Slack's 200 with ok:false is no page sent")
+	require.Equal(t, "chat.postMessage: invalid_auth", ve.Reason)
+}
+
+func TestAJSONRefusalToAWebhookPostIsAnError(t *testing.T) {
+	fake := notifiertest.NewSlackAPI(token)
+	defer fake.Close()
+	// Another Web API URL in api_url: Slack answers 200 and ok:false.
+	n, err := slack.New(&configs.SlackConfig{APIURL: configsSecret(fake.APIURL() + "chat.update"), Channel: "#oncall"}, notifiers.VendorOptions{})
+	require.NoError(t, err)
+	_, err = n.Notify(t.Context(), notification("k", model.AlertFiring))
+	var ve *notifiers.VendorError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "not_authed", ve.Reason)
+}

@@ -4,6 +4,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,11 +84,20 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(n.conf.Timeout))
 		defer cancel()
 	}
-	if n.conf.Token == "" {
-		_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
+	if n.conf.Bot() {
+		return n.notifyBot(ctx, notif, msg)
+	}
+	body, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
+	if err != nil {
 		return retry, err
 	}
-	return n.notifyBot(ctx, notif, msg)
+	// An incoming webhook answers "ok"; a URL of the Web API answers 200
+	// with a JSON refusal, which must not pass for a page sent.
+	var ans apiAnswer
+	if json.Unmarshal(body, &ans) == nil && !ans.OK {
+		return ans.refusal("")
+	}
+	return false, nil
 }
 
 // apiMessage is the JSON body of an incoming webhook, chat.postMessage
@@ -146,17 +156,23 @@ func (n *Notifier) updates(notif *notifiers.Notification) bool {
 	if u := n.conf.UpdateMessage; u != nil {
 		return *u
 	}
-	return notif.Status == model.AlertResolved
+	// Alertmanager's default for its api_url form is false.
+	return notif.Status == model.AlertResolved && !n.conf.PostsToWebAPI()
 }
 
 // call invokes one Web API method; Slack refuses with HTTP 200 and
 // ok:false, so the answer's error code becomes the vendor's reason.
 func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*apiAnswer, bool, error) {
-	base := string(n.conf.APIURL)
+	base, header := string(n.conf.APIURL), http.Header{}
+	if n.conf.PostsToWebAPI() {
+		// The token is in http_config's authorization.
+		base = strings.TrimSuffix(strings.TrimSuffix(notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), "/"), "/chat.postMessage")
+	} else {
+		header.Set("Authorization", "Bearer "+notifiers.ReadSecret(n.log, "token", n.conf.Token, n.conf.TokenFile))
+	}
 	if base == "" {
 		base = configs.DefaultSlackAPIURL
 	}
-	header := http.Header{"Authorization": {"Bearer " + notifiers.ReadSecret(n.log, "token", n.conf.Token, n.conf.TokenFile)}}
 	body, retry, err := n.send.PostJSON(ctx, strings.TrimSuffix(base, "/")+"/"+method, header, msg, nil)
 	if err != nil {
 		return nil, retry, err
@@ -166,13 +182,17 @@ func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*a
 		return nil, true, fmt.Errorf("slack: %s: unreadable answer: %w", method, err)
 	}
 	if !ans.OK {
-		code := ans.Error
-		if code == "" {
-			code = "unknown_error"
-		}
-		return nil, slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: method + ": " + code}
+		retry, err := ans.refusal(method + ": ")
+		return nil, retry, err
 	}
 	return &ans, false, nil
+}
+
+// refusal is Slack's error code as the vendor's reason, and whether
+// another attempt can help.
+func (a *apiAnswer) refusal(prefix string) (bool, error) {
+	code := cmp.Or(a.Error, "unknown_error")
+	return slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: prefix + code}
 }
 
 // render lays the message out in Block Kit: a header with the title, the
