@@ -28,7 +28,8 @@ func amSections(t *testing.T, am []byte) []byte {
 	out.Content = append(out.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "global"}, global)
 	shared := map[string]bool{}
 	for _, k := range []string{"resolve_timeout", "http_config", "slack_api_url", "slack_api_url_file", "pagerduty_url", "opsgenie_api_url", "opsgenie_api_key", "opsgenie_api_key_file",
-		"smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username", "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls"} {
+		"smtp_from", "smtp_hello", "smtp_smarthost", "smtp_auth_username", "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls",
+		"smtp_auth_identity", "smtp_auth_secret", "smtp_auth_secret_file", "smtp_force_implicit_tls", "smtp_tls_config", "slack_app_token", "slack_app_token_file", "slack_app_url"} {
 		shared[k] = true
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"cmp"
+	"reflect"
 	"strings"
 
 	"github.com/prometheus/common/config"
@@ -31,6 +32,11 @@ type IntegrationDefaults struct {
 	SMTPAuthPassword     config.Secret            `yaml:"smtp_auth_password,omitempty"`
 	SMTPAuthPasswordFile string                   `yaml:"smtp_auth_password_file,omitempty"`
 	SMTPRequireTLS       TLSPolicy                `yaml:"smtp_require_tls,omitempty"`
+	SMTPAuthIdentity     string                   `yaml:"smtp_auth_identity,omitempty"`
+	SMTPAuthSecret       config.Secret            `yaml:"smtp_auth_secret,omitempty"`
+	SMTPAuthSecretFile   string                   `yaml:"smtp_auth_secret_file,omitempty"`
+	SMTPForceImplicitTLS *bool                    `yaml:"smtp_force_implicit_tls,omitempty"`
+	SMTPTLSConfig        *config.TLSConfig        `yaml:"smtp_tls_config,omitempty"`
 }
 
 // applyIntegrationGlobals copies the global defaults that are not
@@ -78,6 +84,12 @@ func (c *Config) applyIntegrationGlobals() {
 			if e.RequireTLS == "" {
 				e.RequireTLS = g.SMTPRequireTLS
 			}
+			if e.ForceImplicitTLS == nil {
+				e.ForceImplicitTLS = g.SMTPForceImplicitTLS
+			}
+			if g.SMTPTLSConfig != nil && e.TLSConfig == (config.TLSConfig{}) {
+				e.TLSConfig = *g.SMTPTLSConfig
+			}
 		}
 	}
 }
@@ -100,6 +112,13 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 	}
 	v.secret(&c.Global, &g.OpsgenieAPIKey, &g.OpsgenieAPIKeyFile, "opsgenie_api_key", false)
 	v.secret(&c.Global, &g.SMTPAuthPassword, &g.SMTPAuthPasswordFile, "smtp_auth_password", false)
+	v.secret(&c.Global, &g.SMTPAuthSecret, &g.SMTPAuthSecretFile, "smtp_auth_secret", false)
+	if g.SMTPAuthSecret != "" && g.SMTPAuthPassword != "" {
+		v.errorfAt([]any{&g.SMTPAuthSecret, &g.SMTPAuthSecretFile}, "set either smtp_auth_password or smtp_auth_secret (CRAM-MD5), not both: tocsin authenticates with the one given")
+	}
+	if g.SMTPTLSConfig != nil {
+		v.strictKeys(v.pos.of(g.SMTPTLSConfig), reflect.TypeFor[config.TLSConfig](), "smtp_tls_config")
+	}
 	for _, r := range c.Receivers {
 		if r == nil {
 			continue
@@ -121,8 +140,15 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 			}
 		}
 		for _, e := range r.EmailConfigs {
-			if e != nil && e.AuthPassword == "" && e.AuthPasswordFile == "" {
-				e.AuthPassword = g.SMTPAuthPassword
+			if e == nil {
+				continue
+			}
+			if e.AuthPassword == "" && e.AuthPasswordFile == "" && e.AuthSecret == "" && e.AuthSecretFile == "" {
+				e.AuthPassword, e.AuthSecret = g.SMTPAuthPassword, g.SMTPAuthSecret
+			}
+			// The identity is PLAIN's, which a password is for.
+			if (e.AuthPassword != "" || e.AuthPasswordFile != "") && e.AuthIdentity == "" {
+				e.AuthIdentity = g.SMTPAuthIdentity
 			}
 		}
 	}

@@ -92,3 +92,31 @@ func TestSlackAppKeyMistakes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { requireIntegrationErrors(t, tc.section, []string{tc.want}, "") })
 	}
 }
+
+func TestAlertmanagersGlobalSMTPKeys(t *testing.T) {
+	cfg, err := Load("tocsin.yml", []byte(`global:
+  replica: eu-1
+  smtp_smarthost: mail.example.org:587
+  smtp_from: alerts@example.org
+  smtp_auth_username: alerts
+  smtp_auth_secret: cram-global
+  smtp_auth_identity: team
+  smtp_force_implicit_tls: true
+  smtp_tls_config: {server_name: smtp.example.org}
+route: {receiver: r}
+receivers:
+- name: r
+  email_configs:
+  - {to: a@example.org}
+  - {to: b@example.org, auth_password: own, tls_config: {server_name: own.example.org}}
+`))
+	require.NoError(t, err)
+	e := cfg.Receivers[0].EmailConfigs
+	require.Equal(t, "cram-global", string(e[0].AuthSecret))
+	require.Empty(t, e[0].AuthIdentity, "the identity is PLAIN's, not CRAM-MD5's")
+	require.True(t, *e[0].ForceImplicitTLS)
+	require.Equal(t, "smtp.example.org", e[0].TLSConfig.ServerName)
+	require.Empty(t, e[1].AuthSecret, "an own password is not mixed with the global secret")
+	require.Equal(t, "team", e[1].AuthIdentity)
+	require.Equal(t, "own.example.org", e[1].TLSConfig.ServerName)
+}

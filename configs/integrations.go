@@ -290,11 +290,20 @@ type EmailConfig struct {
 	To   string `yaml:"to"`
 	From string `yaml:"from"`
 	// Smarthost is the SMTP server as host:port; port 465 uses implicit TLS.
-	Smarthost        string            `yaml:"smarthost"`
-	Hello            string            `yaml:"hello,omitempty"`
-	AuthUsername     string            `yaml:"auth_username,omitempty"`
-	AuthPassword     config.Secret     `yaml:"auth_password,omitempty"`
-	AuthPasswordFile string            `yaml:"auth_password_file,omitempty"`
+	Smarthost        string        `yaml:"smarthost"`
+	Hello            string        `yaml:"hello,omitempty"`
+	AuthUsername     string        `yaml:"auth_username,omitempty"`
+	AuthPassword     config.Secret `yaml:"auth_password,omitempty"`
+	AuthPasswordFile string        `yaml:"auth_password_file,omitempty"`
+	// AuthIdentity is the identity PLAIN authenticates as, with
+	// auth_password; AuthSecret, the shared secret of CRAM-MD5, which is
+	// used instead of a password when set.
+	AuthIdentity   string        `yaml:"auth_identity,omitempty"`
+	AuthSecret     config.Secret `yaml:"auth_secret,omitempty"`
+	AuthSecretFile string        `yaml:"auth_secret_file,omitempty"`
+	// ForceImplicitTLS speaks TLS from the start (true) or never (false)
+	// whatever the port; unset, port 465 does.
+	ForceImplicitTLS *bool             `yaml:"force_implicit_tls,omitempty"`
 	RequireTLS       TLSPolicy         `yaml:"require_tls,omitempty"`
 	TLSConfig        config.TLSConfig  `yaml:"tls_config,omitempty"`
 	Headers          map[string]string `yaml:"headers,omitempty"`
@@ -773,8 +782,17 @@ func (c *EmailConfig) validate(v *validator) {
 	} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
 		v.errorf(&c.Smarthost, "smarthost port must be a number from 1 to 65535, not %q", port)
 	}
+	v.secret(c, &c.AuthSecret, &c.AuthSecretFile, "auth_secret", false)
 	if c.AuthPassword != "" && c.AuthUsername == "" {
 		v.errorfAt([]any{&c.AuthPassword, &c.AuthPasswordFile, c}, "auth_password needs auth_username")
+	}
+	switch {
+	case c.AuthSecret != "" && c.AuthUsername == "":
+		v.errorfAt([]any{&c.AuthSecret, &c.AuthSecretFile, c}, "auth_secret needs auth_username")
+	case c.AuthSecret != "" && c.AuthPassword != "":
+		v.errorfAt([]any{&c.AuthSecret, &c.AuthSecretFile, c}, "set either auth_password or auth_secret (CRAM-MD5), not both: tocsin authenticates with the one given")
+	case c.AuthIdentity != "" && c.AuthPassword == "":
+		v.errorf(&c.AuthIdentity, "auth_identity is the identity of PLAIN authentication and needs auth_password")
 	}
 	v.strictKeys(v.pos.of(&c.TLSConfig), reflect.TypeFor[config.TLSConfig](), "tls_config")
 	c.TLSConfig.SetDirectory(v.dir)

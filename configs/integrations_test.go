@@ -110,6 +110,18 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret:  "s3cr3t",
 		},
 		{
+			name: "email: auth_secret without user, with a password; auth_identity without a password",
+			section: "  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_secret: cr4m}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_username: u, auth_password: p, auth_secret: cr4m}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_username: u, auth_identity: team}\n",
+			want: []string{
+				"6:90: auth_secret needs auth_username",
+				"7:126: set either auth_password or auth_secret (CRAM-MD5), not both",
+				"8:110: auth_identity is the identity of PLAIN authentication and needs auth_password",
+			},
+			secret: "cr4m",
+		},
+		{
 			name:    "twilio: bad sid, bad to, missing token",
 			section: "  twilio_configs:\n  - account_sid: AB123\n    from: '+15550000000'\n    to: '555-1234'\n",
 			want:    []string{"6:5: auth_token or auth_token_file is required", "6:18: account_sid must be AC followed by 32 hex digits", "8:9: to must be a phone number in E.164 form"},

@@ -149,9 +149,11 @@ func (c *EmailConfig) Secrets() []string {
 		if p != "" {
 			s = append(s,
 				base64.StdEncoding.EncodeToString([]byte("\x00"+c.AuthUsername+"\x00"+p)),
+				base64.StdEncoding.EncodeToString([]byte(c.AuthIdentity+"\x00"+c.AuthUsername+"\x00"+p)),
 				base64.StdEncoding.EncodeToString([]byte(p)))
 		}
 	}
+	s.add(c.AuthSecret, c.AuthSecretFile)
 	return s
 }
 

@@ -46,7 +46,9 @@ receivers:
   - url: 'https://hook.example/inline-secret-hook'
     max_alerts: 10
     http_config: {basic_auth: {username: u, password: inline-secret-basic}}
-  email_configs: [{to: oncall@example.org, require_tls: none}]
+  email_configs:
+  - {to: oncall@example.org, require_tls: none}
+  - {to: cram@example.org, auth_password: '', auth_secret: inline-secret-cram, force_implicit_tls: true, smarthost: 'smtps.example.org:2465'}
 - name: deadman
   deadman_configs: [{ping: {url: 'https://hc-ping.example/inline-secret-ping'}}]
 `), 0o600))
@@ -74,6 +76,8 @@ receivers:
 		"password: <secret>",
 		"# tocsin only: require_tls: none",
 		"# deadman_configs:",
+		"auth_secret: <secret>",
+		"force_implicit_tls: true",
 	} {
 		require.Contains(t, text, want)
 	}
