@@ -35,6 +35,9 @@ type NotifierConfig struct {
 	// alerts. Unset takes the vendor's default, as in Alertmanager: false
 	// for slack and email, true for the others.
 	SendResolved *bool `yaml:"send_resolved,omitempty"`
+	// Timeout bounds each call to the vendor, within the dispatcher's
+	// bound of an attempt; 0 leaves that bound alone.
+	Timeout model.Duration `yaml:"timeout,omitempty"`
 	// Order is the config's place among all of its receiver's integrations,
 	// as written in the file; strategy failover tries them in this order.
 	Order int `yaml:"-"`
@@ -125,8 +128,6 @@ type SlackConfig struct {
 	// every time, false never. Unset edits it when the group resolves,
 	// except with app_token, where it is false as in Alertmanager.
 	UpdateMessage *bool `yaml:"update_message,omitempty"`
-	// Timeout bounds one call to Slack; 0 leaves the dispatcher's bound.
-	Timeout model.Duration `yaml:"timeout,omitempty"`
 
 	// Alertmanager's attachment keys, templates except short_fields and
 	// mrkdwn_in. When any is set the message is laid out as Alertmanager
@@ -616,9 +617,6 @@ func (c *SlackConfig) validate(v *validator) {
 	}
 	if c.PostsToWebAPI() && c.Channel == "" {
 		v.errorfAt([]any{&c.Channel, c}, "posting with chat.postMessage needs a channel")
-	}
-	if c.Timeout < 0 {
-		v.errorf(&c.Timeout, "timeout must not be negative")
 	}
 	v.httpConfig(c.HTTPConfig)
 	v.secret(c, &c.Token, &c.TokenFile, "token", false)

@@ -131,8 +131,18 @@ func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
 			tocsinOnly = append(tocsinOnly, yamlText(key, v))
 		}
 	}
-	if len(tocsinOnly) > 0 && len(n.Content) > 0 {
-		n.Content[0].HeadComment = "tocsin only, which Alertmanager does not have:\n" + strings.Join(tocsinOnly, "\n")
+	if len(tocsinOnly) > 0 {
+		addComment(n, "tocsin only, which Alertmanager does not have:\n"+strings.Join(tocsinOnly, "\n"))
+	}
+	// Alertmanager has timeout on slack, webhook and pagerduty only.
+	for _, key := range []string{"opsgenie_configs", "email_configs", "msteams_configs"} {
+		if v := valueNode(n, key); v != nil {
+			for _, item := range v.Content {
+				if t := removeKey(item, "timeout"); t != nil {
+					addComment(item, "tocsin only: timeout: "+t.Value)
+				}
+			}
+		}
 	}
 	if k := keyNode(n, "msteams_configs"); k != nil {
 		k.Value, k.LineComment = "msteamsv2_configs", "tocsin's msteams_configs"
@@ -153,8 +163,8 @@ func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
 			// Alertmanager's loader takes update_message only next to
 			// an api_url it can read, which <secret> is not, and fails
 			// on it next to app_token.
-			if u := removeKey(v.Content[i], "update_message"); u != nil && len(v.Content[i].Content) > 0 {
-				v.Content[i].Content[0].HeadComment = "tocsin only: update_message: " + u.Value
+			if u := removeKey(v.Content[i], "update_message"); u != nil {
+				addComment(v.Content[i], "tocsin only: update_message: "+u.Value)
 			}
 			if sc.Token != "" || sc.TokenFile != "" {
 				amSlackApp(v.Content[i], sc)
@@ -205,11 +215,8 @@ func amKeys(n *yaml.Node) {
 			case configs.TLSOpportunistic:
 				v.Value, v.Tag = "false", "!!bool"
 			default:
-				k := keyNode(n, key)
 				removeKey(n, key)
-				if len(n.Content) > 0 {
-					n.Content[0].HeadComment = "tocsin only: " + k.Value + ": " + v.Value
-				}
+				addComment(n, "tocsin only: "+key+": "+v.Value)
 			}
 		}
 	}
@@ -262,6 +269,18 @@ func setKey(n *yaml.Node, key, value, comment string) {
 	n.Content = append(n.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Value: key, LineComment: comment},
 		&yaml.Node{Kind: yaml.ScalarNode, Value: value})
+}
+
+// addComment adds a line to the comment above a mapping.
+func addComment(n *yaml.Node, text string) {
+	if len(n.Content) == 0 {
+		return
+	}
+	first := n.Content[0]
+	if first.HeadComment != "" {
+		first.HeadComment += "\n"
+	}
+	first.HeadComment += text
 }
 
 // yamlText is key: value as YAML text, for a comment.

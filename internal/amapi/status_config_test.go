@@ -35,6 +35,7 @@ receivers:
   failover_after: 20s
   pagerduty_configs: [{routing_key_file: pd, severity: critical}]
   opsgenie_configs: [{api_key: inline-secret-og, region: eu, priority: P1}]
+  webhook_configs: [{url: 'https://hook.example/inline-secret-x', timeout: 15s}]
   slack_configs: [{api_url: 'https://hooks.slack.example/services/inline-secret-slack', channel: '#oncall', title: '{{ .CommonLabels.alertname }}'}]
   twilio_configs: [{account_sid: AC0123456789abcdef0123456789abcdef, auth_token: inline-secret-twilio, from: '+15550000000', to: '+15551111111'}]
 - name: chat
@@ -47,7 +48,7 @@ receivers:
     max_alerts: 10
     http_config: {basic_auth: {username: u, password: inline-secret-basic}}
   email_configs:
-  - {to: oncall@example.org, require_tls: none}
+  - {to: oncall@example.org, require_tls: none, timeout: 20s}
   - {to: cram@example.org, auth_password: '', auth_secret: inline-secret-cram, force_implicit_tls: true, smarthost: 'smtps.example.org:2465'}
 - name: deadman
   deadman_configs: [{ping: {url: 'https://hc-ping.example/inline-secret-ping'}}]
@@ -73,8 +74,9 @@ receivers:
 		"color: danger",
 		"msteamsv2_configs: # tocsin's msteams_configs",
 		"max_alerts: 10",
+		"timeout: 15s",
 		"password: <secret>",
-		"# tocsin only: require_tls: none",
+		"# tocsin only: timeout: 20s\n        # tocsin only: require_tls: none",
 		"# deadman_configs:",
 		"auth_secret: <secret>",
 		"force_implicit_tls: true",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -189,16 +188,6 @@ receivers:
 			require.Equal(t, tc.want, got)
 		})
 	}
-}
-
-func TestTimeoutBoundsTheCall(t *testing.T) {
-	fake := notifiertest.NewSlackWebhook(notifiertest.WithMode(notifiertest.Hang))
-	defer fake.Close()
-	n, err := slack.New(&configs.SlackConfig{APIURL: configsSecret(fake.APIURL()), Timeout: model.Duration(10 * time.Millisecond)}, notifiers.VendorOptions{})
-	require.NoError(t, err)
-	retry, err := n.Notify(t.Context(), notification("k", model.AlertFiring))
-	require.Error(t, err, "the hanging call ends at the timeout")
-	require.True(t, retry)
 }
 
 // TestAlertmanagersPostMessageURLIsABot: Alertmanager's way to post as a

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/slack-go/slack"
@@ -78,11 +77,6 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	msg, err := n.render(notif)
 	if err != nil {
 		return false, err
-	}
-	if n.conf.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(n.conf.Timeout))
-		defer cancel()
 	}
 	if n.conf.Bot() {
 		return n.notifyBot(ctx, notif, msg)
