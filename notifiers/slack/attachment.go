@@ -2,6 +2,8 @@ package slack
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -84,21 +86,35 @@ func parseAttachment(c *configs.SlackConfig, ts *notifiers.Templates) (*attachme
 	return a, p.err
 }
 
-// templateRenderer renders templates, keeping the first error.
+// templateRenderer renders the attachment's templates. One that fails on
+// this notification's data (although it rendered the sample) renders
+// empty, with a warning: the page still leaves, as with tocsin's other
+// templates.
 type templateRenderer struct {
 	data *notifiers.TemplateData
-	err  error
+	log  *slog.Logger
 }
 
 func (r *templateRenderer) render(t *notifiers.Template) string {
-	if r.err != nil || t == nil {
+	if t == nil {
 		return ""
 	}
 	s, err := t.Execute(r.data)
 	if err != nil {
-		r.err = fmt.Errorf("slack: %w", err)
+		r.log.Warn("slack attachment template failed; leaving the part out", "err", err)
 	}
 	return s
+}
+
+// link is a rendered URL, or "" when it renders to no http(s) URL, which
+// Slack would refuse with the whole message.
+func (r *templateRenderer) link(t *notifiers.Template, key string) string {
+	s := r.render(t)
+	if s == "" || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+		return s
+	}
+	r.log.Warn("slack attachment URL is not an http(s) URL; leaving it out", "key", key)
+	return ""
 }
 
 // attachment is a legacy message attachment, with the fields Alertmanager
@@ -126,13 +142,13 @@ var defaultMrkdwnIn = []string{"fallback", "pretext", "text"}
 // attachment lays the message out as Alertmanager does: one attachment
 // with the title (linked to title_link), pretext, text, fields, buttons,
 // footer, images and color; message_text, when set, above it.
-func (a *attachmentTemplates) attachment(c *configs.SlackConfig, data *notifiers.TemplateData, title, text string) (string, *attachment, error) {
-	r := &templateRenderer{data: data}
+func (a *attachmentTemplates) attachment(c *configs.SlackConfig, data *notifiers.TemplateData, log *slog.Logger, title, text string) (string, *attachment) {
+	r := &templateRenderer{data: data, log: log}
 	att := &attachment{
 		Title: title, Text: text,
-		TitleLink: r.render(a.titleLink), Pretext: r.render(a.pretext), Fallback: r.render(a.fallback),
-		Footer: r.render(a.footer), CallbackID: r.render(a.callbackID), ImageURL: r.render(a.imageURL),
-		ThumbURL: r.render(a.thumbURL), Color: r.render(a.color), MrkdwnIn: c.MrkdwnIn,
+		TitleLink: r.link(a.titleLink, "title_link"), Pretext: r.render(a.pretext), Fallback: r.render(a.fallback),
+		Footer: r.render(a.footer), CallbackID: r.render(a.callbackID), ImageURL: r.link(a.imageURL, "image_url"),
+		ThumbURL: r.link(a.thumbURL, "thumb_url"), Color: r.render(a.color), MrkdwnIn: c.MrkdwnIn,
 	}
 	if len(att.MrkdwnIn) == 0 {
 		att.MrkdwnIn = defaultMrkdwnIn
@@ -142,14 +158,22 @@ func (a *attachmentTemplates) attachment(c *configs.SlackConfig, data *notifiers
 	}
 	for _, at := range a.actions {
 		act := slack.AttachmentAction{
-			Type: slack.ActionType("button"), Text: r.render(at.text), URL: r.render(at.url),
+			Type: slack.ActionType("button"), Text: r.render(at.text), URL: r.link(at.url, "actions.url"),
 			Style: r.render(at.style), Name: r.render(at.name), Value: r.render(at.value),
+		}
+		if act.Text == "" || act.URL == "" && act.Name == "" {
+			// A button without a text, or with neither a link nor a
+			// name, would make Slack refuse the whole message.
+			log.Warn("slack button rendered without a text, or without a url or name; leaving it out")
+			continue
 		}
 		if cf := at.confirm; cf != nil {
 			act.Confirm = &slack.ConfirmationField{Text: r.render(cf.text), Title: r.render(cf.title), OkText: r.render(cf.okText), DismissText: r.render(cf.dismissText)}
+			if act.Confirm.Text == "" {
+				act.Confirm = nil
+			}
 		}
 		att.Actions = append(att.Actions, act)
 	}
-	messageText := r.render(a.messageText)
-	return messageText, att, r.err
+	return r.render(a.messageText), att
 }

@@ -244,3 +244,38 @@ func TestAJSONRefusalToAWebhookPostIsAnError(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "not_authed", ve.Reason)
 }
+
+// TestAnAttachmentPartThatRendersBadlyIsLeftOutNotThePage: a button whose
+// URL comes from an annotation the alerts lack, an image URL that renders
+// to no URL, or a template that fails on the real alerts, would make Slack
+// refuse the message; those parts are left out and the page leaves.
+func TestAnAttachmentPartThatRendersBadlyIsLeftOutNotThePage(t *testing.T) {
+	fake := notifiertest.NewSlackWebhook()
+	defer fake.Close()
+	n, err := slack.New(&configs.SlackConfig{
+		APIURL: configsSecret(fake.APIURL()), Color: "danger",
+		ImageURL: "{{ .CommonAnnotations.nosuch }}graph.png",
+		Footer:   `{{ (index .Alerts 1).Labels.alertname }}`, // the sample has two alerts, this group one
+		Actions: []*configs.SlackAction{
+			{Type: "button", Text: "Runbook", URL: "{{ .CommonAnnotations.runbook_link }}"},
+			{Type: "button", Text: "Dashboard", URL: "https://grafana.example/d/{{ .CommonLabels.probe }}"},
+		},
+	}, notifiers.VendorOptions{})
+	require.NoError(t, err)
+	_, err = n.Notify(t.Context(), notification("k", model.AlertFiring))
+	require.NoError(t, err)
+	require.Empty(t, fake.Violations())
+	var msg struct {
+		Attachments []struct {
+			ImageURL string `json:"image_url"`
+			Footer   string
+			Actions  []struct{ Text, URL string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(fake.Requests()[0].Body, &msg))
+	att := msg.Attachments[0]
+	require.Empty(t, att.ImageURL)
+	require.Empty(t, att.Footer)
+	require.Len(t, att.Actions, 1)
+	require.Equal(t, "https://grafana.example/d/broker", att.Actions[0].URL)
+}

@@ -208,10 +208,7 @@ func (n *Notifier) render(notif *notifiers.Notification) (*apiMessage, error) {
 	}
 	msg := &apiMessage{Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL, LinkNames: n.conf.LinkNames}
 	if n.att != nil {
-		messageText, att, err := n.att.attachment(n.conf, data, title, notifiers.Truncate(text, attachmentTextMax))
-		if err != nil {
-			return nil, err
-		}
+		messageText, att := n.att.attachment(n.conf, data, n.log, title, notifiers.Truncate(text, attachmentTextMax))
 		msg.Text, msg.Attachments = messageText, []*attachment{att}
 		return msg, nil
 	}
