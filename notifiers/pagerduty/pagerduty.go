@@ -198,12 +198,15 @@ func (n *Notifier) notifyV1(ctx context.Context, notif *notifiers.Notification) 
 }
 
 // renderImages renders the configured images, leaving out those whose
-// src renders empty, which PagerDuty would refuse.
+// src renders to no https URL, for which PagerDuty would refuse the event.
 func (n *Notifier) renderImages(data *notifiers.TemplateData) []any {
 	var out []any
 	for _, img := range n.images {
 		src := n.render(data, img.src, "")
-		if src == "" {
+		if !strings.HasPrefix(src, "https://") {
+			if src != "" {
+				n.log.Warn("pagerduty image src is not an https URL; leaving the image out")
+			}
 			continue
 		}
 		m := map[string]string{"src": src}

@@ -153,6 +153,7 @@ func TestImagesAndLinksAsInAlertmanager(t *testing.T) {
 		Images: []configs.PagerDutyImage{
 			{Src: "https://grafana.example/render/{{ .CommonLabels.probe }}.png", Alt: "{{ .CommonLabels.alertname }}", Href: "https://grafana.example/d/probes"},
 			{Src: "{{ .CommonAnnotations.nosuch }}"},
+			{Src: "{{ .CommonAnnotations.nosuch }}/relative.png"},
 		},
 		Links: []configs.PagerDutyLink{
 			{Href: "https://runbooks.example/{{ .CommonLabels.alertname }}", Text: "runbook for {{ .CommonLabels.alertname }}"},
@@ -168,7 +169,7 @@ func TestImagesAndLinksAsInAlertmanager(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(fake.Requests()[0].Body, &ev))
 	require.Equal(t, []map[string]string{{"src": "https://grafana.example/render/broker-roundtrip.png", "alt": "ProbeFailing", "href": "https://grafana.example/d/probes"}}, ev.Images,
-		"an image whose src renders empty is left out")
+		"an image whose src renders to no https URL is left out")
 	require.Equal(t, map[string]string{"href": "https://runbooks.example/ProbeFailing", "text": "runbook for ProbeFailing"}, ev.Links[0], "the configured link comes first")
 	require.Equal(t, map[string]string{"href": "http://tocsin.example:9797", "text": "tocsin"}, ev.Links[1], "then tocsin's own")
 }
