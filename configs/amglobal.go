@@ -192,10 +192,5 @@ func (r *ReceiverConfig) httpConfigs() []**config.HTTPClientConfig {
 			out = append(out, &c.HTTPConfig)
 		}
 	}
-	for _, c := range r.DeadmanConfigs {
-		if c != nil {
-			out = append(out, &c.HTTPConfig)
-		}
-	}
 	return out
 }
