@@ -173,7 +173,9 @@ func (s *suppression) status(ls model.LabelSet) (alert.AlertStatus, error) {
 // gettable is one alert as the API shows it, or nil when the filter
 // leaves it out, as Alertmanager's filter does. Resolved alerts that wait
 // for their resolve to be delivered are left out, as in Alertmanager.
-func (a *API) gettable(f alertFilter, sup *suppression, al *model.Alert, receivers []string) (*models.GettableAlert, error) {
+// mutedBy names the time intervals that mute the group's notifications
+// now, which Alertmanager shows on its groups' alerts.
+func (a *API) gettable(f alertFilter, sup *suppression, al *model.Alert, receivers, mutedBy []string) (*models.GettableAlert, error) {
 	if !al.EndsAt.After(sup.now) || !matchesAll(f.matchers, al.Labels) {
 		return nil, nil
 	}
@@ -191,7 +193,7 @@ func (a *API) gettable(f alertFilter, sup *suppression, al *model.Alert, receive
 	}
 	// tocsin does not keep when an alert was last sent to it; its start
 	// is the closest it knows.
-	out := v2.AlertToOpenAPIAlert(&alert.Alert{Alert: *al, UpdatedAt: al.StartsAt}, status, receivers, nil)
+	out := v2.AlertToOpenAPIAlert(&alert.Alert{Alert: *al, UpdatedAt: al.StartsAt}, status, receivers, mutedBy)
 	return out, nil
 }
 
@@ -226,7 +228,7 @@ func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
 	out := models.GettableAlerts{}
 	for _, e := range byFP {
 		slices.Sort(e.receivers)
-		ga, err := a.gettable(f, sup, e.al, e.receivers)
+		ga, err := a.gettable(f, sup, e.al, e.receivers, nil)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
@@ -240,17 +242,31 @@ func (a *API) getAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 // getAlertGroups lists the dispatcher's groups with the alerts the filter
-// selects; a group left with none is not shown.
+// selects; a group left with none is not shown, nor with muted=false one
+// that a time interval mutes now.
 func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
 	f, err := parseAlertFilter(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	showMuted, err := boolParam(r, "muted", true)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	groups := a.opts.Alerts.AlertGroups()
-	sup := a.newSuppression(r, groups, a.opts.Now())
+	now := a.opts.Now()
+	sup := a.newSuppression(r, groups, now)
 	out := models.AlertGroups{}
 	for _, g := range groups {
+		var mutedBy []string
+		if g.Route != nil {
+			_, mutedBy = g.Route.MutedAt(now)
+		}
+		if len(mutedBy) > 0 && !showMuted {
+			continue
+		}
 		receivers := []string{g.Receiver}
 		ag := &models.AlertGroup{
 			Labels:   v2.ModelLabelSetToAPILabelSet(g.Labels),
@@ -258,7 +274,7 @@ func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
 			Alerts:   []*models.GettableAlert{},
 		}
 		for _, al := range g.Alerts {
-			ga, err := a.gettable(f, sup, al, receivers)
+			ga, err := a.gettable(f, sup, al, receivers, mutedBy)
 			if err != nil {
 				writeError(w, http.StatusInternalServerError, err.Error())
 				return

@@ -11,6 +11,7 @@ import (
 
 	amcluster "github.com/prometheus/alertmanager/cluster"
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
@@ -242,4 +243,45 @@ func TestAlertStatusSaysWhatSuppressesIt(t *testing.T) {
 	require.Contains(t, body, `"inhibitedBy":["`+siteDown+`"]`, "groups show the same status")
 	require.Contains(t, e.amtool(t, "alert", "query", "--inhibited"), "BrokerSlow")
 	require.NotContains(t, e.amtool(t, "alert", "query"), "BrokerSlow", "amtool hides inhibited alerts by default")
+}
+
+// TestGroupsShowTheTimeIntervalsThatMuteThem: a group that a time interval
+// mutes shows it in its alerts' mutedBy, as suppressed, and muted=false
+// leaves it out, as in Alertmanager.
+func TestGroupsShowTheTimeIntervalsThatMuteThem(t *testing.T) {
+	e := newEnvWith(t, amapi.Options{}, func(cfg *configs.Config) {
+		cfg.TimeIntervals = []*configs.TimeInterval{{Name: "always", TimeIntervals: []timeinterval.TimeInterval{{}}}}
+		cfg.Route.Routes = append([]*configs.Route{{Receiver: "chat", Matchers: []string{`severity="quiet"`}, MuteTimeIntervals: []string{"always"}}}, cfg.Route.Routes...)
+	})
+	code, body := e.post(t, "/api/v2/alerts", `[
+		{"labels": {"alertname": "Quiet", "service": "q", "severity": "quiet"}},
+		{"labels": {"alertname": "Loud", "service": "l"}}]`)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, []string{"Loud"}, e.nextPage(t), "the muted group sends nothing")
+
+	type group struct {
+		Alerts []struct {
+			Labels map[string]string
+			Status struct {
+				State   string
+				MutedBy []string
+			}
+		}
+	}
+	var groups []group
+	code, body = e.get(t, "/api/v2/alerts/groups")
+	require.Equal(t, 200, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &groups))
+	require.Len(t, groups, 2)
+	quiet := groups[0].Alerts[0]
+	require.Equal(t, "Quiet", quiet.Labels["alertname"])
+	require.Equal(t, "suppressed", quiet.Status.State)
+	require.Equal(t, []string{"always"}, quiet.Status.MutedBy)
+	require.Empty(t, groups[1].Alerts[0].Status.MutedBy)
+
+	code, body = e.get(t, "/api/v2/alerts/groups?muted=false")
+	require.Equal(t, 200, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &groups))
+	require.Len(t, groups, 1)
+	require.Equal(t, "Loud", groups[0].Alerts[0].Labels["alertname"])
 }
