@@ -310,6 +310,17 @@ type EmailConfig struct {
 	Headers          map[string]string `yaml:"headers,omitempty"`
 	HTML             string            `yaml:"html,omitempty"`
 	Text             string            `yaml:"text,omitempty"`
+	// Threading has mail clients show a group's notifications as one
+	// thread, as Alertmanager's threading does.
+	Threading EmailThreading `yaml:"threading,omitempty"`
+}
+
+// EmailThreading threads a group's mails under one made-up root message.
+type EmailThreading struct {
+	Enabled bool `yaml:"enabled,omitempty"`
+	// ThreadByDate is daily (the default: a new thread each UTC day) or
+	// none (one thread for the group's life).
+	ThreadByDate string `yaml:"thread_by_date,omitempty"`
 }
 
 // MSTeamsConfig posts an Adaptive Card to a Teams Workflows webhook.
@@ -375,6 +386,9 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 			c.defaultResolved(false)
 			if c.RequireTLS == "" {
 				c.RequireTLS = TLSMandatory
+			}
+			if c.Threading.Enabled && c.Threading.ThreadByDate == "" {
+				c.Threading.ThreadByDate = "daily"
 			}
 		}
 	}
@@ -798,6 +812,16 @@ func (c *EmailConfig) validate(v *validator) {
 		v.errorfAt([]any{&c.TLSConfig, c}, "tls_config: %v", err)
 	}
 	v.templateMap(&c.Headers, "headers")
+	if c.Threading.Enabled {
+		for k := range c.Headers {
+			if strings.EqualFold(k, "References") || strings.EqualFold(k, "In-Reply-To") {
+				v.errorfAt([]any{&c.Threading, &c.Headers}, "threading sets the %s header, which headers sets too; keep one", k)
+			}
+		}
+	}
+	if t := c.Threading.ThreadByDate; t != "" && t != "daily" && t != "none" {
+		v.errorf(&c.Threading.ThreadByDate, "thread_by_date must be daily or none, not %q", t)
+	}
 	v.template(&c.HTML, "html")
 	v.template(&c.Text, "text")
 }

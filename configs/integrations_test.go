@@ -122,6 +122,15 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret: "cr4m",
 		},
 		{
+			name: "email threading: a References header of its own, a bad thread_by_date",
+			section: "  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', threading: {enabled: true}, headers: {References: x}}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', threading: {enabled: true, thread_by_date: weekly}}\n",
+			want: []string{
+				"6:88: threading sets the References header, which headers sets too; keep one",
+				`7:120: thread_by_date must be daily or none, not "weekly"`,
+			},
+		},
+		{
 			name:    "twilio: bad sid, bad to, missing token",
 			section: "  twilio_configs:\n  - account_sid: AB123\n    from: '+15550000000'\n    to: '555-1234'\n",
 			want:    []string{"6:5: auth_token or auth_token_file is required", "6:18: account_sid must be AC followed by 32 hex digits", "8:9: to must be a phone number in E.164 form"},

@@ -48,7 +48,7 @@ receivers:
     max_alerts: 10
     http_config: {basic_auth: {username: u, password: inline-secret-basic}}
   email_configs:
-  - {to: oncall@example.org, require_tls: none, timeout: 20s}
+  - {to: oncall@example.org, require_tls: none, timeout: 20s, threading: {enabled: true}}
   - {to: cram@example.org, auth_password: '', auth_secret: inline-secret-cram, force_implicit_tls: true, smarthost: 'smtps.example.org:2465'}
 - name: deadman
   deadman_configs: [{ping: {url: 'https://hc-ping.example/inline-secret-ping'}}]

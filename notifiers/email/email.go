@@ -206,11 +206,28 @@ func (n *Notifier) message(notif *notifiers.Notification) (*mail.Msg, error) {
 		}
 		m.SetGenHeader(mail.Header(k), v)
 	}
+	if th := n.conf.Threading; th.Enabled {
+		root := threadRoot(notif.DedupKey, th.ThreadByDate, n.now())
+		m.SetGenHeader(mail.HeaderReferences, root)
+		m.SetGenHeader(mail.HeaderInReplyTo, root)
+	}
 	m.SetBodyString(mail.TypeTextPlain, text)
 	if html != "" {
 		m.AddAlternativeString(mail.TypeTextHTML, html)
 	}
 	return m, nil
+}
+
+// threadRoot is the made-up Message-ID a group's mails refer to, as
+// Alertmanager makes it: mail clients that thread by references (the JWZ
+// algorithm) show the group's mails as one thread, one a day unless
+// threadByDate is none.
+func threadRoot(dedupKey, threadByDate string, now time.Time) string {
+	day := ""
+	if threadByDate != "none" {
+		day = now.UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprintf("<alert-%.16s-%s@alertmanager>", dedupKey, day)
 }
 
 // encryptedAuth is go-mail's order of preference over an encrypted

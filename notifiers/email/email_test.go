@@ -162,3 +162,32 @@ func TestAlertmanagersAuthAndTLSKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadingAsInAlertmanager: with threading, a group's mails refer to
+// one made-up root message, a new one each day unless thread_by_date is
+// none, so that mail clients show them as one thread.
+func TestThreadingAsInAlertmanager(t *testing.T) {
+	for _, tc := range []struct{ by, want string }{
+		{"", "<alert-0123456789abcdef-2026-11-26@alertmanager>"},
+		{"none", "<alert-0123456789abcdef-@alertmanager>"},
+	} {
+		t.Run("thread_by_date="+tc.by, func(t *testing.T) {
+			srv, err := notifiertest.NewSMTP()
+			require.NoError(t, err)
+			defer srv.Close()
+			n := newNotifier(t, &configs.EmailConfig{Smarthost: srv.Addr(), RequireTLS: configs.TLSNone,
+				Threading: configs.EmailThreading{Enabled: true, ThreadByDate: tc.by}})
+			notif := notification()
+			notif.DedupKey = "0123456789abcdef0123456789abcdef"
+			for range 2 {
+				_, err = n.Notify(t.Context(), notif)
+				require.NoError(t, err)
+			}
+			require.Empty(t, srv.Violations())
+			for _, m := range srv.Messages() {
+				require.Equal(t, tc.want, m.Header.Get("References"))
+				require.Equal(t, tc.want, m.Header.Get("In-Reply-To"))
+			}
+		})
+	}
+}
