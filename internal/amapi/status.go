@@ -105,8 +105,8 @@ func alertmanagerConfig(cfg *configs.Config) (string, error) {
 	if err := root.Encode(doc); err != nil {
 		return "", err
 	}
-	// Each receiver is rewritten on its own node: the comments a node
-	// carries are lost when it is encoded inside another value.
+	// The receivers are rewritten in the encoded tree, where what
+	// Alertmanager lacks can become comments.
 	receivers := valueNode(&root, "receivers")
 	for i, rc := range cfg.Receivers {
 		if rc != nil && i < len(receivers.Content) {
