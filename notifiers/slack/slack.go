@@ -71,8 +71,8 @@ func New(c *configs.SlackConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	return n, nil
 }
 
-// Notify posts the notification, or with a bot token updates the message
-// of a group that resolved.
+// Notify posts the notification, or as a bot edits the group's message
+// when updates says so.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
 	msg, err := n.render(notif)
 	if err != nil {
