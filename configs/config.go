@@ -53,6 +53,10 @@ type GlobalConfig struct {
 	Replica        string         `yaml:"replica"`
 	ExternalLabels model.LabelSet `yaml:"external_labels"`
 	ScrapeDefaults ScrapeDefaults `yaml:"scrape_defaults"`
+	// ResolveTimeout is Alertmanager's global.resolve_timeout: an alert
+	// received through the API without endsAt resolves when it has not
+	// been sent again for this long.
+	ResolveTimeout model.Duration `yaml:"resolve_timeout,omitempty"`
 	// IntegrationDefaults are Alertmanager's global keys for integrations
 	// (slack_api_url, smtp_from, ...).
 	IntegrationDefaults `yaml:",inline"`
@@ -77,6 +81,8 @@ const (
 	DefaultEvaluationInterval = model.Duration(5 * time.Second)
 	DefaultRetention          = model.Duration(24 * time.Hour)
 	DefaultStoragePath        = "data/"
+	// DefaultResolveTimeout is Alertmanager's default resolve_timeout.
+	DefaultResolveTimeout = model.Duration(5 * time.Minute)
 )
 
 // LoadFile reads, decodes, defaults and validates the config at path. On
@@ -159,6 +165,7 @@ func (c *Config) validate(v *validator) {
 	c.Global.ScrapeDefaults.validate(v)
 	v.positiveIfSet(&c.EvaluationInterval, "evaluation_interval", DefaultEvaluationInterval.String())
 	v.positiveIfSet(&c.Storage.Retention, "storage.retention", DefaultRetention.String())
+	v.positiveIfSet(&c.Global.ResolveTimeout, "resolve_timeout", DefaultResolveTimeout.String())
 	if c.EvaluationInterval <= 0 {
 		v.errorf(&c.EvaluationInterval, "evaluation_interval must be positive")
 	}
