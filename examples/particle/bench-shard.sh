@@ -72,11 +72,6 @@ CONF
 	} >"$3"
 }
 
-# low_port prints a free port of 127.0.0.1 below the ephemeral range (32768 and up on Linux),
-# which the probes' many short connections use up: a port picked there may be taken by the time a
-# replica binds it.
-low_port() { free_port 10000 22000; }
-
 # runs_per_probe prints "k replicas: m probes" lines: on how many replicas each probe runs,
 # from the probe_success series each replica exposes for the probes it runs.
 runs_per_probe() {
@@ -88,8 +83,8 @@ runs_per_probe() {
 for r in $REPLICATIONS; do
 	gossip=() web=()
 	for i in 1 2 3; do
-		gossip+=("$(low_port)")
-		web+=("$(low_port)")
+		gossip+=("$(free_port)")
+		web+=("$(free_port)")
 	done
 	pids=()
 	for i in 0 1 2; do

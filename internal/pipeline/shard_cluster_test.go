@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -238,27 +237,6 @@ func gauge(r *shardReplica, name string) float64 {
 	return -1
 }
 
-// samples counts the samples of the series that match ms in r's TSDB.
-func samples(t *testing.T, r *shardReplica, ms ...*labels.Matcher) int {
-	q, err := r.p.Queryable().Querier(0, time.Now().Add(time.Minute).UnixMilli())
-	require.NoError(t, err)
-	defer q.Close()
-	set := q.Select(t.Context(), false, nil, ms...)
-	n := 0
-	for set.Next() {
-		it := set.At().Iterator(nil)
-		for it.Next() != chunkenc.ValNone {
-			n++
-		}
-	}
-	require.NoError(t, set.Err())
-	return n
-}
-
-func eq(name, value string) *labels.Matcher {
-	return labels.MustNewMatcher(labels.MatchEqual, name, value)
-}
-
 // probeAlerts are the alerts about probes a replica's dispatcher holds.
 func probeAlerts(r *shardReplica) []string {
 	var out []string
@@ -334,7 +312,7 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 		}
 	}
 	require.NotNil(t, from, "d took no probe that another replica ran")
-	require.Zero(t, samples(t, from, eq(labels.MetricName, probes.MetricSuccess), eq("probe", moved)),
+	require.Empty(t, samples(t, from.p.Queryable(), eq(labels.MetricName, probes.MetricSuccess), eq("probe", moved)),
 		"%s kept the series of %s after handing it over", from.name, moved)
 	handedOver := time.Now()
 
@@ -348,7 +326,7 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 	// Past the missing window of ProbeResultsMissing since the handover
 	// (and an evaluation), the old owner has not found the probe missing.
 	<-time.After(time.Until(handedOver.Add(3*time.Second + 400*time.Millisecond)))
-	require.Zero(t, samples(t, from, eq(labels.MetricName, "ALERTS"), eq("alertname", "ProbeResultsMissing")),
+	require.Empty(t, samples(t, from.p.Queryable(), eq(labels.MetricName, "ALERTS"), eq("alertname", "ProbeResultsMissing")),
 		"%s found a probe it handed over missing", from.name)
 	for _, r := range []*shardReplica{a, b, d} {
 		require.Empty(t, probeAlerts(r))
