@@ -3,11 +3,12 @@
 # cluster.probe_replication, side by side in one run.
 #
 # Starts mosquitto (Debian: apt-get install mosquitto) on a free port of 127.0.0.1 as the probes'
-# target, generates N TCP probes of its port (interval 10s unless INTERVAL is set) with the shipped
-# liveness rule pack, then for each replication factor in REPLICATIONS starts three `bin/tocsin run`
-# processes that gossip on 127.0.0.1, lets them settle, samples each replica's utime+stime
-# (/proc/<pid>/stat) and VmRSS (/proc/<pid>/status), counts from each replica's /metrics on how
-# many replicas every probe runs, and stops them. /proc/loadavg is printed with each round. Linux
+# target, generates N TCP probes of its port (interval 10s unless INTERVAL is set; the default
+# timeout, 5s or ¾ of a shorter interval) with the shipped liveness rule pack, then for each
+# replication factor in REPLICATIONS starts three `bin/tocsin run` processes that gossip on
+# 127.0.0.1, lets them settle, samples each replica's utime+stime (/proc/<pid>/stat) and VmRSS
+# (/proc/<pid>/status), counts from each replica's /metrics on how many replicas every probe runs,
+# and stops them. /proc/loadavg is printed with each round. Linux
 # only. Everything it starts is stopped on exit.
 #
 #   examples/particle/bench-shard.sh                         # 10,000 probes; 0, 1 and 2; settle 40s, sample 60s
@@ -42,7 +43,7 @@ mkdir -p "$work/rules"
 cp configs/rules/liveness.yml "$work/rules/"
 
 for i in $(seq 1 "$N"); do
-	echo "- {name: port-$i, interval: $INTERVAL, timeout: 5s, tcp: {address: '127.0.0.1:$mqtt_port'}}"
+	echo "- {name: port-$i, interval: $INTERVAL, tcp: {address: '127.0.0.1:$mqtt_port'}}"
 done >"$work/probes.yml"
 
 # write_config REPLICATION NAME FILE writes a replica's config: the same probes, rules and route for
