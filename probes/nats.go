@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -54,6 +56,15 @@ func (p *connPools) acquireNATS(t *configs.NATSTransport) (*natsConn, error) {
 		return c, nil
 	}
 	c := &natsConn{pools: p, key: key, refs: 1, state: newConnState(), subs: map[string]*natsSub{}}
+	// As for MQTT, a run that finds the connection down fails at once when
+	// the server refuses; with a list of servers, it waits for a reconnect.
+	if u.Hostname() != "" && !strings.Contains(t.URL, ",") {
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "4222")
+		}
+		c.state.dial = tcpDial(addr)
+	}
 	opts := []nats.Option{
 		nats.Name("tocsin " + p.replica),
 		nats.MaxReconnects(-1),
@@ -101,17 +112,18 @@ func (c *natsConn) release() {
 	}
 }
 
-func (p *connPools) natsSender(t *configs.NATSTransport) (sender, error) {
+func (p *connPools) natsSender(t *configs.NATSTransport, d dropSignal) (sender, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err
 	}
-	return &natsSender{conn: c, subject: t.Subject}, nil
+	return &natsSender{conn: c, subject: t.Subject, unwatch: c.state.watch(d)}, nil
 }
 
 type natsSender struct {
 	conn    *natsConn
 	subject string
+	unwatch func()
 }
 
 // send publishes and flushes, so that the server has the message when it returns.
@@ -128,9 +140,12 @@ func (s *natsSender) send(ctx context.Context, payload []byte) (int, error) {
 	return 0, nil
 }
 
-func (s *natsSender) close() { s.conn.release() }
+func (s *natsSender) close() {
+	s.unwatch()
+	s.conn.release()
+}
 
-func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher) (expecter, error) {
+func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher, d dropSignal) (expecter, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err
@@ -156,13 +171,14 @@ func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher) (expecter
 	}
 	s.matchers[m] = struct{}{}
 	c.mu.Unlock()
-	return &natsExpecter{conn: c, subject: t.Subject, m: m}, nil
+	return &natsExpecter{conn: c, subject: t.Subject, m: m, unwatch: c.state.watch(d)}, nil
 }
 
 type natsExpecter struct {
 	conn    *natsConn
 	subject string
 	m       *matcher
+	unwatch func()
 }
 
 // ready waits for the connection and, once per connection, for the server
@@ -191,6 +207,7 @@ func (e *natsExpecter) ready(ctx context.Context) error {
 }
 
 func (e *natsExpecter) close() {
+	e.unwatch()
 	c := e.conn
 	c.mu.Lock()
 	if s, ok := c.subs[e.subject]; ok {
