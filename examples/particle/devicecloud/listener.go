@@ -143,6 +143,24 @@ func (l *switchListener) hang() {
 	}
 }
 
+// replaceWithHang drops every connection, as a dead process would, while
+// the port keeps accepting and answers nothing: a host whose broker died
+// and left a listener behind that never answers.
+func (l *switchListener) replaceWithHang() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.gate:
+		l.gate = make(chan struct{})
+	default:
+	}
+	for c := range l.conns {
+		c.closeOnce.Do(func() { close(c.done) })
+		_ = c.Conn.Close()
+		delete(l.conns, c)
+	}
+}
+
 // unhang lets held connections carry on where they stopped.
 func (l *switchListener) unhang() {
 	l.mu.Lock()
