@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -243,4 +244,118 @@ func TestDropRunsOfManyProbesAreSpread(t *testing.T) {
 		require.Equal(t, time.Duration(0), extra[dropBurst-1], "the first %d run at once", dropBurst)
 		t.Logf("%d of %d probes ran for the drop, the last %s after it", len(extra), n, extra[len(extra)-1])
 	})
+}
+
+// BenchmarkDropStorm runs 1,000 MQTT round-trip probes, each on its own
+// connection, at a 1 s interval against the in-process broker, then closes
+// the broker: 1,000 connections drop at once. It reports how many runs
+// start in the interval after the drop (each probe has one regular run in
+// it, so the rest are extra), the most runs of one probe, and how the
+// extra runs are spread. It runs once whatever b.N is: the drop takes
+// seconds of real time.
+func BenchmarkDropStorm(b *testing.B) {
+	const (
+		n        = 1000
+		interval = time.Second
+	)
+	broker := probetest.StartMQTT(b)
+	var probes []*configs.ProbeConfig
+	for i := range n {
+		cfg := probeConfig(fmt.Sprintf("storm-%d", i), 900*time.Millisecond, mqttRoundTrip(broker.URL, configs.MQTTv311, 1, fmt.Sprintf("storm/%d", i)))
+		cfg.Interval = model.Duration(interval)
+		cfg.RoundTrip.Send.MQTT.ClientID = fmt.Sprintf("storm-%d", i) // a connection per probe
+		cfg.RoundTrip.Expect.MQTT.ClientID = cfg.RoundTrip.Send.MQTT.ClientID
+		probes = append(probes, cfg)
+	}
+	type run struct {
+		probe string
+		at    time.Time
+		ok    bool
+	}
+	var (
+		mu   sync.Mutex
+		runs []run
+		up   = map[string]bool{}
+		all  = make(chan struct{})
+	)
+	s, err := NewScheduler(probes, SchedulerOptions{Replica: testReplica, Sink: func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs = append(runs, run{r.Probe, r.Time, r.Success})
+		if r.Success && !up[r.Probe] {
+			up[r.Probe] = true
+			if len(up) == n {
+				close(all)
+			}
+		}
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-all:
+	case <-time.After(60 * time.Second):
+		b.Fatalf("only %d of %d probes succeeded within 60s", len(up), n)
+	}
+	time.Sleep(interval) // every probe connected and settled
+	dropAt := time.Now()
+	broker.Close()
+	time.Sleep(2 * interval)
+
+	mu.Lock()
+	perProbe := map[string][]time.Duration{} // run starts since the drop, in order
+	total := 0
+	for _, r := range runs {
+		if d := r.at.Sub(dropAt); d >= 0 && d < interval {
+			perProbe[r.probe] = append(perProbe[r.probe], d)
+			total++
+		}
+	}
+	mu.Unlock()
+	// An extra run is admitted only when it starts before the probe's next
+	// regular run, so of two runs in the interval the first is the extra.
+	most := 0
+	var extra []time.Duration
+	for _, starts := range perProbe {
+		most = max(most, len(starts))
+		slices.Sort(starts)
+		if len(starts) > 1 {
+			extra = append(extra, starts[:len(starts)-1]...)
+		}
+	}
+	slices.Sort(extra)
+	busiest := 0 // most extra runs starting within 10ms
+	for i, j := 0, 0; i < len(extra); i++ {
+		for extra[i]-extra[j] >= 10*time.Millisecond {
+			j++
+		}
+		busiest = max(busiest, i-j+1)
+	}
+	if os.Getenv("TOCSIN_DROP_VERBOSE") != "" {
+		hist := map[time.Duration]int{}
+		for _, d := range extra {
+			hist[d.Truncate(10*time.Millisecond)]++
+		}
+		for k := time.Duration(0); k < interval; k += 10 * time.Millisecond {
+			fmt.Fprintf(os.Stderr, "extra runs starting %4dms after the drop: %d\n", k.Milliseconds(), hist[k])
+		}
+	}
+	last := time.Duration(0)
+	if len(extra) > 0 {
+		last = extra[len(extra)-1]
+	}
+	b.ReportMetric(float64(total), "runs-1st-interval")
+	b.ReportMetric(float64(len(extra)), "extra-runs")
+	b.ReportMetric(float64(most), "max-runs-per-probe")
+	b.ReportMetric(float64(busiest), "max-extra-per-10ms")
+	b.ReportMetric(float64(last.Milliseconds()), "last-extra-ms")
+	b.Logf("%d probes, %d runs in the interval after the drop (%d extra), at most %d of one probe, at most %d extra runs starting within 10ms, the last %s after the drop",
+		n, total, len(extra), most, busiest, last)
 }
