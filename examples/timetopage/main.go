@@ -140,7 +140,7 @@ func run(bins binaries, breaks int, only string, keep bool) error {
 	return nil
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
 
 // loadavg is the first three fields of /proc/loadavg.
 func loadavg() string {
