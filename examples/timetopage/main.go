@@ -401,8 +401,21 @@ func (h *hook) reset() {
 
 func (h *hook) close() { _ = h.srv.Close() }
 
+// alertmanagerConfig is the route and receiver of both sides: page at
+// once, one webhook receiver (%s), resolves sent.
+const alertmanagerConfig = `route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+- name: hook
+  webhook_configs: [{url: '%s', send_resolved: true}]
+`
+
 // tocsinConfig: one MQTT 3.1.1 round trip through the broker (%s twice),
-// the rule file beside it, and a webhook receiver (%s).
+// the rule file beside it, and Alertmanager's route and receiver.
 const tocsinConfig = `global: {replica: bench}
 rule_files: [rules.yml]
 evaluation_interval: 1s
@@ -413,16 +426,7 @@ probes:
   roundtrip:
     send:   {mqtt: {url: 'tcp://%s', topic: canary/ping, qos: 1}}
     expect: {mqtt: {url: 'tcp://%s', topic: canary/ping, qos: 1}}
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-- name: hook
-  webhook_configs: [{url: '%s', send_resolved: true}]
-`
+` + alertmanagerConfig
 
 // rules pages on the first failed probe, for both sides.
 const rules = `groups:
@@ -431,17 +435,6 @@ const rules = `groups:
   - alert: BrokerFailing
     expr: probe_success == 0
     for: 0s
-`
-
-const alertmanagerConfig = `route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-- name: hook
-  webhook_configs: [{url: '%s', send_resolved: true}]
 `
 
 // blackboxConfig probes the broker the way a blackbox user can: an MQTT
