@@ -57,18 +57,19 @@ func main() {
 	breaks := flag.Int("breaks", 10, "breaks per shape")
 	only := flag.String("shapes", "", "comma-separated shapes to run (default all: refused, killed-hanging)")
 	keep := flag.Bool("keep", false, "keep the configs and logs of the processes")
+	verbose := flag.Bool("verbose", false, "print when tocsin's probe runs started around each break")
 	flag.Parse()
 	if bins.tocsin == "" || bins.alertmanager == "" {
 		fmt.Fprintln(os.Stderr, "timetopage: --tocsin and --alertmanager are required")
 		os.Exit(2)
 	}
-	if err := run(bins, *breaks, *only, *keep); err != nil {
+	if err := run(bins, *breaks, *only, *keep, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "timetopage:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bins binaries, breaks int, only string, keep bool) error {
+func run(bins binaries, breaks int, only string, keep, verbose bool) error {
 	work, err := os.MkdirTemp("", "timetopage-")
 	if err != nil {
 		return err
@@ -119,6 +120,9 @@ func run(bins binaries, breaks int, only string, keep bool) error {
 			}
 			fmt.Fprintf(os.Stderr, "%s break %d: tocsin %s, stack %s\n", sh.name, i+1,
 				times[0][i].Round(time.Millisecond), times[1][i].Round(time.Millisecond))
+			if verbose {
+				fmt.Fprintf(os.Stderr, "  tocsin's runs since 2s before the break: %s\n", runsAround(st.tocsin, at))
+			}
 			if err := sh.heal(dc); err != nil {
 				return err
 			}
@@ -292,6 +296,33 @@ func probeSucceeds(base string) (bool, error) {
 	}
 	rs := q.Data.Result
 	return len(rs) == 1 && len(rs[0].Value) == 2 && rs[0].Value[1] == "1", nil
+}
+
+// runsAround lists the starts of tocsin's probe runs (the timestamps of
+// the raw probe_success samples, each a run's start) from 2 s before at,
+// relative to at, with the result of each.
+func runsAround(base string, at time.Time) string {
+	var q struct {
+		Data struct {
+			Result []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(base+"/api/v1/query?query=probe_success[30s]", &q); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, r := range q.Data.Result {
+		for _, v := range r.Values {
+			ts, _ := v[0].(float64)
+			d := time.UnixMilli(int64(ts * 1000)).Sub(at)
+			if d >= -2*time.Second {
+				out = append(out, fmt.Sprintf("%+dms=%v", d.Milliseconds(), v[1]))
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func getJSON(url string, v any) error {
