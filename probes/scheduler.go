@@ -42,8 +42,9 @@ type SchedulerOptions struct {
 // starts spread over the interval, never two runs of one probe at once and
 // at most MaxConcurrent runs in all. Probes of the same broker share
 // connections; when one of a probe's long-lived connections drops, the
-// probe runs at once, within the bounds of drop.go. It is also the prometheus.Collector of the latest Results
-// and serves the push endpoints (Handler).
+// probe runs at once, within the bounds of drop.go. It is also the
+// prometheus.Collector of the latest Results and serves the push endpoints
+// (Handler).
 type Scheduler struct {
 	opts      SchedulerOptions
 	logger    *slog.Logger
