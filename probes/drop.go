@@ -127,24 +127,33 @@ func dialNotifyingDrops(dial func(ctx context.Context, network, addr string) (ne
 	}
 }
 
-// dropConn is a connection that signals when a read ends because the peer
-// closed it or the network broke, unless this side closed it first.
+// dropConn is a connection that signals when the peer closed it or the
+// network broke, unless this side closed it first. It signals when the
+// transport closes it after the failed read, not at the read itself: by
+// then the transport has marked the connection broken, so the run the
+// signal starts dials afresh instead of picking the dead connection from
+// the idle pool.
 type dropConn struct {
 	net.Conn
-	d      dropSignal
-	closed atomic.Bool
-	told   atomic.Bool
+	d        dropSignal
+	closed   atomic.Bool // this side closed it
+	peerGone atomic.Bool // a read failed before this side closed it
+	told     atomic.Bool
 }
 
 func (c *dropConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if err != nil && !c.closed.Load() && !errors.Is(err, os.ErrDeadlineExceeded) && c.told.CompareAndSwap(false, true) {
-		c.d.notify()
+	if err != nil && !c.closed.Load() && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.peerGone.Store(true)
 	}
 	return n, err
 }
 
 func (c *dropConn) Close() error {
 	c.closed.Store(true)
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	if c.peerGone.Load() && c.told.CompareAndSwap(false, true) {
+		c.d.notify()
+	}
+	return err
 }

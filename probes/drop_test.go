@@ -94,8 +94,9 @@ func TestProbeRunsWhenItsConnectionDrops(t *testing.T) {
 }
 
 // TestHTTPSenderSignalsAClosedKeepAlive checks the HTTP send side: a kept
-// alive connection that the server closes signals a drop; one that tocsin
-// closes itself does not.
+// alive connection that the server closes signals a drop, and the run it
+// starts sends on a new connection, not the dead one; a connection that
+// tocsin closes itself signals nothing.
 func TestHTTPSenderSignalsAClosedKeepAlive(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
