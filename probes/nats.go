@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -58,11 +59,7 @@ func (p *connPools) acquireNATS(t *configs.NATSTransport) (*natsConn, error) {
 	c := &natsConn{pools: p, key: key, refs: 1, state: newConnState(), subs: map[string]*natsSub{}}
 	// As for MQTT, a run that finds the connection down fails at once when
 	// the server refuses; with a list of servers, it waits for a reconnect.
-	if u.Hostname() != "" && !strings.Contains(t.URL, ",") {
-		addr := u.Host
-		if u.Port() == "" {
-			addr = net.JoinHostPort(u.Hostname(), "4222")
-		}
+	if addr := natsAddress(u, t.URL); addr != "" {
 		c.state.dial = tcpDial(addr)
 	}
 	opts := []nats.Option{
@@ -96,6 +93,22 @@ func (p *connPools) acquireNATS(t *configs.NATSTransport) (*natsConn, error) {
 	}
 	p.nats[key] = c
 	return c, nil
+}
+
+// natsAddress is the host:port of a single-server NATS URL, or "" for a
+// list of servers or a scheme whose default port is unknown.
+func natsAddress(u *url.URL, raw string) string {
+	if u.Hostname() == "" || strings.Contains(raw, ",") {
+		return ""
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "nats", "tls":
+		return net.JoinHostPort(u.Hostname(), "4222")
+	}
+	return ""
 }
 
 func (c *natsConn) release() {
