@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tocsin-alerting/tocsin/examples/internal/benchproc"
 	"github.com/tocsin-alerting/tocsin/examples/particle/devicecloud"
 )
 
@@ -179,7 +179,7 @@ type stacks struct {
 
 func startStacks(bins binaries, work, broker, hookURL string) (*stacks, error) {
 	st := &stacks{}
-	addr := func() string { a, _ := freeAddress(); return a }
+	addr := func() string { a, _ := benchproc.FreeAddress(); return a }
 	tocsinAddr, amAddr, promAddr, bbAddr := addr(), addr(), addr(), addr()
 	st.tocsin, st.alertmanager, st.prometheus = "http://"+tocsinAddr, "http://"+amAddr, "http://"+promAddr
 	files := map[string]string{
@@ -225,7 +225,7 @@ func startStacks(bins binaries, work, broker, hookURL string) (*stacks, error) {
 		st.procs = append(st.procs, cmd)
 	}
 	for _, base := range []string{st.tocsin, st.alertmanager, st.prometheus} {
-		if err := waitReady(base); err != nil {
+		if err := benchproc.WaitReady(base); err != nil {
 			st.stop()
 			return nil, fmt.Errorf("%s: %w", base, err)
 		}
@@ -341,30 +341,6 @@ func getJSON(url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("not ready after 30s")
-}
-
-func freeAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // hook receives both sides' webhooks (Alertmanager's format, which tocsin
