@@ -288,10 +288,15 @@ func startHook(want int) (*hook, error) {
 }
 
 func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Only what the count needs, into fixed fields: the receiver's own
+	// decoding runs on the same cores as the server under test, and is
+	// part of every figure, so it should cost as little as it can.
 	var msg struct {
 		Alerts []struct {
-			Status string            `json:"status"`
-			Labels map[string]string `json:"labels"`
+			Status string `json:"status"`
+			Labels struct {
+				Instance string `json:"instance"`
+			} `json:"labels"`
 		} `json:"alerts"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
@@ -308,7 +313,7 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	before := len(h.seen)
 	for _, a := range msg.Alerts {
 		if a.Status == "firing" {
-			h.seen[a.Labels["instance"]] = true
+			h.seen[a.Labels.Instance] = true
 		}
 	}
 	if len(h.seen) > before {
