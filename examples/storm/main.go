@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tocsin-alerting/tocsin/examples/internal/benchproc"
 )
 
 const groupWait = time.Second
@@ -133,7 +135,7 @@ func run(t target, s settings) (result, error) {
 	if err := os.WriteFile(cfg, []byte(t.config(hook.url, data)), 0o600); err != nil {
 		return result{}, err
 	}
-	listen, err := freeAddress()
+	listen, err := benchproc.FreeAddress()
 	if err != nil {
 		return result{}, err
 	}
@@ -147,7 +149,7 @@ func run(t target, s settings) (result, error) {
 		_ = cmd.Wait()
 	}()
 	base := "http://" + listen
-	if err := waitReady(base); err != nil {
+	if err := benchproc.WaitReady(base); err != nil {
 		return result{}, err
 	}
 
@@ -241,30 +243,6 @@ func post(url string, alerts []map[string]any) error {
 		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, reason.String())
 	}
 	return nil
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("not ready after 30s")
-}
-
-func freeAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // peakRSS reads the peak resident set size (VmHWM) of a process.
