@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,6 +139,42 @@ func TestHTTPProbe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
+// the target closed it opens a new one and still succeeds.
+func TestHTTPProbeKeepsConnection(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	p, err := New(probeConfig("api", 2*time.Second, func(p *configs.ProbeConfig) {
+		p.HTTP = &configs.HTTPProbe{URL: srv.URL, Method: "GET"}
+	}), Options{Replica: testReplica})
+	require.NoError(t, err)
+	defer p.Close()
+
+	for run := range 3 {
+		r := p.Probe(t.Context())
+		require.True(t, r.Success, r.Detail)
+		if run > 0 {
+			require.Zero(t, r.HTTPPhases.Connect, "run %d reused the connection", run)
+		}
+	}
+	require.EqualValues(t, 1, opened.Load())
+
+	srv.CloseClientConnections()
+	r := p.Probe(t.Context())
+	require.True(t, r.Success, r.Detail)
+	require.EqualValues(t, 2, opened.Load())
 }
 
 func TestTCPProbe(t *testing.T) {
