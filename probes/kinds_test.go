@@ -171,6 +171,16 @@ func TestHTTPProbeKeepsConnection(t *testing.T) {
 	}
 	require.EqualValues(t, 1, opened.Load())
 
+	// The runs of one prober share their series' labels and references.
+	r1, r2 := p.Probe(t.Context()), p.Probe(t.Context())
+	first, second := r1.Series(), r2.Series()
+	require.Len(t, second, len(first))
+	for i := range first {
+		require.Equal(t, first[i].Labels, second[i].Labels)
+		require.NotNil(t, first[i].Ref)
+		require.Same(t, first[i].Ref, second[i].Ref)
+	}
+
 	srv.CloseClientConnections()
 	r := p.Probe(t.Context())
 	require.True(t, r.Success, r.Detail)

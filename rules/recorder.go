@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,12 @@ import (
 type Sample struct {
 	Labels labels.Labels
 	Value  float64
+	// Ref, when set, is the caller's place for this series' reference in
+	// the recorder: Record reads it to skip looking the labels up and
+	// fills it. One place stands for one label set and is given to one
+	// Recorder only, as the scrape cache of Prometheus does with its
+	// storage.
+	Ref *atomic.Uint64
 }
 
 // Storage is what the evaluator needs from the local TSDB: it reads probe
@@ -91,8 +98,16 @@ func (r *Recorder) Record(ts time.Time, samples []Sample) error {
 	t := ts.UnixMilli()
 	var errs []error
 	for _, s := range samples {
-		if _, err := app.Append(0, s.Labels, 0, t, s.Value, nil, nil, storage.AOptions{}); err != nil {
+		var ref storage.SeriesRef
+		if s.Ref != nil {
+			ref = storage.SeriesRef(s.Ref.Load())
+		}
+		got, err := app.Append(ref, s.Labels, 0, t, s.Value, nil, nil, storage.AOptions{})
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("record %s: %w", s.Labels, err))
+		case s.Ref != nil && got != ref:
+			s.Ref.Store(uint64(got))
 		}
 	}
 	if err := app.Commit(); err != nil {
