@@ -55,13 +55,14 @@ served() { curl -fsS "http://127.0.0.1:$target_port/count"; }
 mkdir -p "$work/rules"
 cp configs/rules/liveness.yml "$work/rules/"
 
-# wait_up URL waits until URL answers.
+# wait_up URL LOG waits until URL answers.
 wait_up() {
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		curl -fsS "$1" >/dev/null 2>&1 && return
 		sleep 0.2
 	done
-	echo "$1 did not come up" >&2
+	echo "$1 did not come up:" >&2
+	tail -20 "$2" >&2
 	exit 1
 }
 
@@ -129,7 +130,7 @@ CONF
 	pid=$!
 	pids+=("$pid")
 	echo "tocsin: pid $pid, $N HTTP probes of 127.0.0.1:$target_port at 1s"
-	wait_up "http://127.0.0.1:$web_port/-/ready"
+	wait_up "http://127.0.0.1:$web_port/-/ready" "$work/tocsin.log"
 	measure tocsin "$pid"
 	echo "tocsin: probes succeeding $(curl -fsS "http://127.0.0.1:$web_port/metrics" | grep -c '^probe_success{.*} 1$' || true) of $N"
 	stop "$pid"
@@ -172,7 +173,7 @@ CONF
 	prom=$!
 	pids+=("$prom")
 	echo "stack: blackbox_exporter pid $bb, prometheus pid $prom, $N targets of 127.0.0.1:$target_port at 1s"
-	wait_up "http://127.0.0.1:$prom_port/-/ready"
+	wait_up "http://127.0.0.1:$prom_port/-/ready" "$work/prometheus.log"
 	measure stack "$prom" "$bb"
 	echo "stack: probes succeeding $(curl -fsS "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=count(probe_success == 1)' |
 		sed -n 's/.*"value":\[[^,]*,"\([0-9]*\)"\].*/\1/p') of $N"

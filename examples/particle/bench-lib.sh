@@ -12,11 +12,12 @@ stop() {
 	done
 }
 
-# free_port prints a port of 127.0.0.1 that nothing listens on.
+# free_port prints a port of 127.0.0.1 that nothing listens on, below Linux's range of ephemeral
+# ports (32768 and up), where a thousand probes' own connections would take it.
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
