@@ -15,7 +15,7 @@ BENCHTIME ?= 1x
 FUZZTIME ?= 1m
 # package:FuzzName pairs that `make fuzz` runs; `make test` runs their seed
 # corpora as ordinary tests.
-FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies ./internal/amapi:FuzzAPIBodies
+FUZZ_TARGETS := ./configs:FuzzLoad ./rules:FuzzCheck ./internal/server:FuzzPushBodies ./internal/amapi:FuzzAPIBodies ./notifiers:FuzzStateValues ./internal/amapi:FuzzAlertsDecodeAsGenerated
 # how long `make test` fuzzes each target after the tests
 FUZZSHORT ?= 5s
 
@@ -40,7 +40,7 @@ lint: ## gofmt check, go vet, and staticcheck when it installs
 	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then $(GO) run $(STATICCHECK) ./...; \
 	 else echo "staticcheck could not be installed from the module proxy; skipped"; fi
 
-fuzz: ## fuzz the config decoder, the rule-file checker, the push endpoints and the Alertmanager API bodies, FUZZTIME each
+fuzz: ## fuzz the config decoder, the rule-file checker, the push endpoints, the Alertmanager API bodies and the notification state's values, FUZZTIME each
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzzing $$name in $$pkg for $(FUZZTIME)"; \

@@ -1,6 +1,10 @@
 package configs
 
 import (
+	"cmp"
+	"reflect"
+	"strings"
+
 	"github.com/prometheus/common/config"
 )
 
@@ -14,6 +18,9 @@ type IntegrationDefaults struct {
 	HTTPConfig           *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	SlackAPIURL          config.Secret            `yaml:"slack_api_url,omitempty"`
 	SlackAPIURLFile      string                   `yaml:"slack_api_url_file,omitempty"`
+	SlackAppToken        config.Secret            `yaml:"slack_app_token,omitempty"`
+	SlackAppTokenFile    string                   `yaml:"slack_app_token_file,omitempty"`
+	SlackAppURL          string                   `yaml:"slack_app_url,omitempty"`
 	PagerDutyURL         string                   `yaml:"pagerduty_url,omitempty"`
 	OpsgenieAPIURL       string                   `yaml:"opsgenie_api_url,omitempty"`
 	OpsgenieAPIKey       config.Secret            `yaml:"opsgenie_api_key,omitempty"`
@@ -25,6 +32,11 @@ type IntegrationDefaults struct {
 	SMTPAuthPassword     config.Secret            `yaml:"smtp_auth_password,omitempty"`
 	SMTPAuthPasswordFile string                   `yaml:"smtp_auth_password_file,omitempty"`
 	SMTPRequireTLS       TLSPolicy                `yaml:"smtp_require_tls,omitempty"`
+	SMTPAuthIdentity     string                   `yaml:"smtp_auth_identity,omitempty"`
+	SMTPAuthSecret       config.Secret            `yaml:"smtp_auth_secret,omitempty"`
+	SMTPAuthSecretFile   string                   `yaml:"smtp_auth_secret_file,omitempty"`
+	SMTPForceImplicitTLS *bool                    `yaml:"smtp_force_implicit_tls,omitempty"`
+	SMTPTLSConfig        *config.TLSConfig        `yaml:"smtp_tls_config,omitempty"`
 }
 
 // applyIntegrationGlobals copies the global defaults that are not
@@ -41,8 +53,15 @@ func (c *Config) applyIntegrationGlobals() {
 				*hc = g.HTTPConfig // shared, and checked once
 			}
 		}
+		for _, s := range r.SlackConfigs {
+			if s != nil && (s.AppToken != "" || s.AppTokenFile != "") && s.AppURL == "" {
+				s.AppURL = g.SlackAppURL
+			}
+		}
+		// pagerduty_url is the Events API v2's; Alertmanager does not
+		// use it for service_key either.
 		for _, pd := range r.PagerDutyConfigs {
-			if pd != nil && pd.URL == "" {
+			if pd != nil && pd.URL == "" && !pd.EventsV1() {
 				pd.URL = g.PagerDutyURL
 			}
 		}
@@ -65,6 +84,12 @@ func (c *Config) applyIntegrationGlobals() {
 			if e.RequireTLS == "" {
 				e.RequireTLS = g.SMTPRequireTLS
 			}
+			if e.ForceImplicitTLS == nil {
+				e.ForceImplicitTLS = g.SMTPForceImplicitTLS
+			}
+			if g.SMTPTLSConfig != nil && e.TLSConfig == (config.TLSConfig{}) {
+				e.TLSConfig = *g.SMTPTLSConfig
+			}
 		}
 	}
 }
@@ -76,16 +101,38 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 	g := &c.Global.IntegrationDefaults
 	v.httpConfig(g.HTTPConfig)
 	v.secret(&c.Global, &g.SlackAPIURL, &g.SlackAPIURLFile, "slack_api_url", false)
+	v.secret(&c.Global, &g.SlackAppToken, &g.SlackAppTokenFile, "slack_app_token", false)
+	if g.SlackAppToken != "" && g.SlackAPIURL != "" {
+		v.errorfAt([]any{&g.SlackAppToken, &g.SlackAppTokenFile}, "set either slack_app_token or slack_api_url, not both")
+	}
+	if g.SlackAppURL != "" {
+		if u := v.url(&c.Global, &g.SlackAppURL, "slack_app_url", false, "http", "https"); u != nil && !strings.HasSuffix(u.Path, "/"+slackPostMessage) {
+			v.errorf(&g.SlackAppURL, "slack_app_url must be the URL of chat.postMessage, such as https://slack.com/api/chat.postMessage")
+		}
+	}
 	v.secret(&c.Global, &g.OpsgenieAPIKey, &g.OpsgenieAPIKeyFile, "opsgenie_api_key", false)
 	v.secret(&c.Global, &g.SMTPAuthPassword, &g.SMTPAuthPasswordFile, "smtp_auth_password", false)
+	v.secret(&c.Global, &g.SMTPAuthSecret, &g.SMTPAuthSecretFile, "smtp_auth_secret", false)
+	if g.SMTPAuthSecret != "" && g.SMTPAuthPassword != "" {
+		v.errorfAt([]any{&g.SMTPAuthSecret, &g.SMTPAuthSecretFile}, "set either smtp_auth_password or smtp_auth_secret (CRAM-MD5), not both: tocsin authenticates with the one given")
+	}
+	if g.SMTPTLSConfig != nil {
+		v.strictKeys(v.pos.of(g.SMTPTLSConfig), reflect.TypeFor[config.TLSConfig](), "smtp_tls_config")
+	}
 	for _, r := range c.Receivers {
 		if r == nil {
 			continue
 		}
 		for _, s := range r.SlackConfigs {
-			if s != nil && s.APIURL == "" && s.APIURLFile == "" && s.Token == "" && s.TokenFile == "" {
-				s.APIURL = g.SlackAPIURL
+			if s == nil || s.APIURL != "" || s.APIURLFile != "" || s.Token != "" || s.TokenFile != "" {
+				continue
 			}
+			if g.SlackAppToken == "" {
+				s.APIURL = g.SlackAPIURL
+				continue
+			}
+			s.AppToken, s.AppURL = g.SlackAppToken, cmp.Or(s.AppURL, g.SlackAppURL)
+			s.applyAppKeys()
 		}
 		for _, og := range r.OpsgenieConfigs {
 			if og != nil && og.APIKey == "" && og.APIKeyFile == "" {
@@ -93,8 +140,15 @@ func (c *Config) validateIntegrationGlobals(v *validator) {
 			}
 		}
 		for _, e := range r.EmailConfigs {
-			if e != nil && e.AuthPassword == "" && e.AuthPasswordFile == "" {
-				e.AuthPassword = g.SMTPAuthPassword
+			if e == nil {
+				continue
+			}
+			if e.AuthPassword == "" && e.AuthPasswordFile == "" && e.AuthSecret == "" && e.AuthSecretFile == "" {
+				e.AuthPassword, e.AuthSecret = g.SMTPAuthPassword, g.SMTPAuthSecret
+			}
+			// The identity is PLAIN's, which a password is for.
+			if (e.AuthPassword != "" || e.AuthPasswordFile != "") && e.AuthIdentity == "" {
+				e.AuthIdentity = g.SMTPAuthIdentity
 			}
 		}
 	}
@@ -129,11 +183,6 @@ func (r *ReceiverConfig) httpConfigs() []**config.HTTPClientConfig {
 		}
 	}
 	for _, c := range r.TwilioConfigs {
-		if c != nil {
-			out = append(out, &c.HTTPConfig)
-		}
-	}
-	for _, c := range r.DeadmanConfigs {
 		if c != nil {
 			out = append(out, &c.HTTPConfig)
 		}

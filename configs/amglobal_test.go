@@ -58,3 +58,65 @@ receivers:
 	require.NotContains(t, cfg.String(), "pw-global")
 	require.Equal(t, rel, cfg.File)
 }
+
+func TestAlertmanagersSlackAppKeysAreABotToken(t *testing.T) {
+	cfg, err := Load("tocsin.yml", []byte(`global:
+  replica: eu-1
+  slack_app_token: xoxb-global
+  slack_app_url: https://slack.internal/api/chat.postMessage
+route: {receiver: r}
+receivers:
+- name: r
+  slack_configs:
+  - {channel: '#a'}
+  - {channel: '#b', app_token: xoxb-own, update_message: true}
+  - {channel: '#c', token: xoxb-tocsin}
+`))
+	require.NoError(t, err)
+	s := cfg.Receivers[0].SlackConfigs
+	require.Equal(t, "xoxb-global", string(s[0].Token), "global slack_app_token")
+	require.Equal(t, "https://slack.internal/api/", string(s[0].APIURL), "the Web API base of slack_app_url")
+	require.False(t, *s[0].UpdateMessage, "Alertmanager's default")
+	require.Equal(t, "xoxb-own", string(s[1].Token))
+	require.Equal(t, "https://slack.internal/api/", string(s[1].APIURL))
+	require.True(t, *s[1].UpdateMessage)
+	require.Nil(t, s[2].UpdateMessage, "tocsin's token keeps editing the message on resolve")
+}
+
+func TestSlackAppKeyMistakes(t *testing.T) {
+	for _, tc := range []struct{ name, section, want string }{
+		{"app_token with token", "  slack_configs: [{channel: '#a', token: a, app_token: b}]\n", "5:56: set either app_token"},
+		{"app_url not chat.postMessage", "  slack_configs: [{channel: '#a', app_token: b, app_url: 'https://slack.com/api/'}]\n", "5:58: app_url must be the URL of chat.postMessage"},
+		{"update_message on a webhook", "  slack_configs: [{api_url: 'https://hooks.example/x', update_message: true}]\n", "5:72: update_message needs a bot token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { requireIntegrationErrors(t, tc.section, []string{tc.want}, "") })
+	}
+}
+
+func TestAlertmanagersGlobalSMTPKeys(t *testing.T) {
+	cfg, err := Load("tocsin.yml", []byte(`global:
+  replica: eu-1
+  smtp_smarthost: mail.example.org:587
+  smtp_from: alerts@example.org
+  smtp_auth_username: alerts
+  smtp_auth_secret: cram-global
+  smtp_auth_identity: team
+  smtp_force_implicit_tls: true
+  smtp_tls_config: {server_name: smtp.example.org}
+route: {receiver: r}
+receivers:
+- name: r
+  email_configs:
+  - {to: a@example.org}
+  - {to: b@example.org, auth_password: own, tls_config: {server_name: own.example.org}}
+`))
+	require.NoError(t, err)
+	e := cfg.Receivers[0].EmailConfigs
+	require.Equal(t, "cram-global", string(e[0].AuthSecret))
+	require.Empty(t, e[0].AuthIdentity, "the identity is PLAIN's, not CRAM-MD5's")
+	require.True(t, *e[0].ForceImplicitTLS)
+	require.Equal(t, "smtp.example.org", e[0].TLSConfig.ServerName)
+	require.Empty(t, e[1].AuthSecret, "an own password is not mixed with the global secret")
+	require.Equal(t, "team", e[1].AuthIdentity)
+	require.Equal(t, "own.example.org", e[1].TLSConfig.ServerName)
+}

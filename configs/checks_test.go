@@ -2,6 +2,9 @@ package configs
 
 import (
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/stretchr/testify/require"
 )
@@ -22,6 +25,7 @@ func TestBadInputIsRefusedWithItsPlace(t *testing.T) {
 		{"zero scrape defaults", "global: {replica: a, scrape_defaults: {interval: 0s, timeout: 0ms}}\n", []string{
 			"tocsin.yml:1:50: scrape_defaults.interval must be positive, not 0s",
 			"tocsin.yml:1:63: scrape_defaults.timeout must be positive, not 0ms"}},
+		{"zero resolve timeout", "global: {replica: a, resolve_timeout: 0s}\n", []string{"tocsin.yml:1:39: resolve_timeout must be positive, not 0s; leave it out to take 5m"}},
 		{"zero retention", "global: {replica: a}\nstorage: {retention: 0d}\n", []string{"tocsin.yml:2:22: storage.retention must be positive, not 0d"}},
 		{"zero probe interval and timeout", "global: {replica: a}\nprobes:\n- name: p\n  interval: 0s\n  timeout: 0s\n  tcp: {address: 'a:1'}\n", []string{
 			"tocsin.yml:4:13: interval must be positive, not 0s; leave it out to take global.scrape_defaults.interval",
@@ -50,4 +54,9 @@ func TestValidNamesAndDurationsPass(t *testing.T) {
 	cfg, err := Load("tocsin.yml", []byte("global: {replica: a, external_labels: {team: iot, _x9: y}}\nprobes:\n- name: p\n  labels: {service: broker}\n  tcp: {address: 'a:1'}\n"))
 	require.NoError(t, err)
 	require.Equal(t, DefaultEvaluationInterval, cfg.EvaluationInterval, "an absent key still takes its default")
+	require.Equal(t, DefaultResolveTimeout, cfg.Global.ResolveTimeout, "Alertmanager's default")
+
+	cfg, err = Load("tocsin.yml", []byte("global: {replica: a, resolve_timeout: 90s}\n"))
+	require.NoError(t, err)
+	require.Equal(t, model.Duration(90*time.Second), cfg.Global.ResolveTimeout)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	MuteTimeIntervals []*TimeInterval `yaml:"mute_time_intervals"`
 	// Templates are globs of template files, relative to the config file.
 	Templates []string `yaml:"templates"`
+	// RemoteWrite sends the local TSDB's series (probe series, ALERTS,
+	// ALERTS_FOR_STATE) on, in Prometheus' own remote_write format.
+	RemoteWrite []*promconfig.RemoteWriteConfig `yaml:"remote_write"`
 
 	// File is the path the config was loaded from; relative paths in the
 	// config (rule files, *_file secrets) are resolved against its directory.
@@ -49,6 +53,10 @@ type GlobalConfig struct {
 	Replica        string         `yaml:"replica"`
 	ExternalLabels model.LabelSet `yaml:"external_labels"`
 	ScrapeDefaults ScrapeDefaults `yaml:"scrape_defaults"`
+	// ResolveTimeout is Alertmanager's global.resolve_timeout: an alert
+	// received through the API without endsAt resolves when it has not
+	// been sent again for this long.
+	ResolveTimeout model.Duration `yaml:"resolve_timeout,omitempty"`
 	// IntegrationDefaults are Alertmanager's global keys for integrations
 	// (slack_api_url, smtp_from, ...).
 	IntegrationDefaults `yaml:",inline"`
@@ -73,6 +81,8 @@ const (
 	DefaultEvaluationInterval = model.Duration(5 * time.Second)
 	DefaultRetention          = model.Duration(24 * time.Hour)
 	DefaultStoragePath        = "data/"
+	// DefaultResolveTimeout is Alertmanager's default resolve_timeout.
+	DefaultResolveTimeout = model.Duration(5 * time.Minute)
 )
 
 // LoadFile reads, decodes, defaults and validates the config at path. On
@@ -155,6 +165,7 @@ func (c *Config) validate(v *validator) {
 	c.Global.ScrapeDefaults.validate(v)
 	v.positiveIfSet(&c.EvaluationInterval, "evaluation_interval", DefaultEvaluationInterval.String())
 	v.positiveIfSet(&c.Storage.Retention, "storage.retention", DefaultRetention.String())
+	v.positiveIfSet(&c.Global.ResolveTimeout, "resolve_timeout", DefaultResolveTimeout.String())
 	if c.EvaluationInterval <= 0 {
 		v.errorf(&c.EvaluationInterval, "evaluation_interval must be positive")
 	}
@@ -168,6 +179,7 @@ func (c *Config) validate(v *validator) {
 	}
 	validateProbes(v, c.Probes)
 	c.validateNotify(v)
+	c.validateRemoteWrite(v)
 }
 
 func (s *ScrapeDefaults) validate(v *validator) {

@@ -9,6 +9,11 @@ import (
 // applyDefaults fills every unset value. It is the one place where defaults
 // live; sections with defaults of their own are called from here.
 func (c *Config) applyDefaults() {
+	for _, r := range c.Receivers {
+		if r != nil {
+			r.MSTeamsConfigs, r.MSTeamsV2Configs = append(r.MSTeamsConfigs, r.MSTeamsV2Configs...), nil
+		}
+	}
 	if c.Global.Replica == "" {
 		c.Global.Replica, _ = os.Hostname()
 	}
@@ -17,6 +22,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Global.ScrapeDefaults.Timeout == 0 {
 		c.Global.ScrapeDefaults.Timeout = fitTimeout(DefaultScrapeTimeout, c.Global.ScrapeDefaults.Interval)
+	}
+	if c.Global.ResolveTimeout == 0 {
+		c.Global.ResolveTimeout = DefaultResolveTimeout
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath

@@ -13,12 +13,14 @@ import (
 	"text/template"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
 // Default vendor endpoints, used where a config sets none.
 const (
 	DefaultPagerDutyURL    = "https://events.pagerduty.com/v2/enqueue"
+	DefaultPagerDutyV1URL  = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
 	DefaultSlackAPIURL     = "https://slack.com/api/"
 	DefaultOpsgenieURL     = "https://api.opsgenie.com/"
 	DefaultOpsgenieEUURL   = "https://api.eu.opsgenie.com/"
@@ -33,6 +35,9 @@ type NotifierConfig struct {
 	// alerts. Unset takes the vendor's default, as in Alertmanager: false
 	// for slack and email, true for the others.
 	SendResolved *bool `yaml:"send_resolved,omitempty"`
+	// Timeout bounds each call to the vendor, within the dispatcher's
+	// bound of an attempt; 0 leaves that bound alone.
+	Timeout model.Duration `yaml:"timeout,omitempty"`
 	// Order is the config's place among all of its receiver's integrations,
 	// as written in the file; strategy failover tries them in this order.
 	Order int `yaml:"-"`
@@ -47,13 +52,18 @@ func (c *NotifierConfig) defaultResolved(v bool) {
 	}
 }
 
-// PagerDutyConfig pages through PagerDuty's Events API v2.
+// PagerDutyConfig pages through PagerDuty's Events API v2 (routing_key),
+// or its Events API v1 (service_key) as Alertmanager still does.
 type PagerDutyConfig struct {
 	NotifierConfig `yaml:",inline"`
 	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	RoutingKey     config.Secret            `yaml:"routing_key,omitempty"`
 	RoutingKeyFile string                   `yaml:"routing_key_file,omitempty"`
-	// URL is the Events API v2 enqueue endpoint.
+	// ServiceKey is the integration key of an Events API v1 integration.
+	ServiceKey     config.Secret `yaml:"service_key,omitempty"`
+	ServiceKeyFile string        `yaml:"service_key_file,omitempty"`
+	// URL is the Events API v2 enqueue endpoint, or with service_key the
+	// v1 create_event endpoint.
 	URL string `yaml:"url,omitempty"`
 	// Severity is a template giving critical, error, warning or info; when
 	// empty it is taken from the alerts' severity label.
@@ -66,7 +76,27 @@ type PagerDutyConfig struct {
 	Group       string            `yaml:"group,omitempty"`
 	Class       string            `yaml:"class,omitempty"`
 	Details     map[string]string `yaml:"details,omitempty"`
+	// Images and Links are attached to the incident; their fields are
+	// templates.
+	Images []PagerDutyImage `yaml:"images,omitempty"`
+	Links  []PagerDutyLink  `yaml:"links,omitempty"`
 }
+
+// PagerDutyImage is an image shown on the incident; src must be https.
+type PagerDutyImage struct {
+	Src  string `yaml:"src"`
+	Alt  string `yaml:"alt,omitempty"`
+	Href string `yaml:"href,omitempty"`
+}
+
+// PagerDutyLink is a link shown on the incident.
+type PagerDutyLink struct {
+	Href string `yaml:"href"`
+	Text string `yaml:"text,omitempty"`
+}
+
+// EventsV1 tells whether the config pages through the Events API v1.
+func (c *PagerDutyConfig) EventsV1() bool { return c.ServiceKey != "" || c.ServiceKeyFile != "" }
 
 // SlackConfig posts to Slack through an incoming webhook, or with a bot
 // token through chat.postMessage (and chat.update on resolve).
@@ -85,6 +115,102 @@ type SlackConfig struct {
 	IconURL    string        `yaml:"icon_url,omitempty"`
 	Title      string        `yaml:"title,omitempty"`
 	Text       string        `yaml:"text,omitempty"`
+	// LinkNames has Slack link @names and #channels in the text.
+	LinkNames bool `yaml:"link_names,omitempty"`
+	// AppToken, AppTokenFile and AppURL are Alertmanager's names for a bot
+	// token and the chat.postMessage URL; they are taken as token,
+	// token_file and the Web API base in api_url when the config loads.
+	AppToken     config.Secret `yaml:"app_token,omitempty"`
+	AppTokenFile string        `yaml:"app_token_file,omitempty"`
+	AppURL       string        `yaml:"app_url,omitempty"`
+	// UpdateMessage, with a bot token, says whether a later notification
+	// of the group edits the message that announced it: true edits it
+	// every time, false never. Unset edits it when the group resolves,
+	// except with app_token, where it is false as in Alertmanager.
+	UpdateMessage *bool `yaml:"update_message,omitempty"`
+
+	// Alertmanager's attachment keys, templates except short_fields and
+	// mrkdwn_in. When any is set the message is laid out as Alertmanager
+	// lays it out (see Attachment); without them it is Block Kit.
+	Color       string         `yaml:"color,omitempty"`
+	TitleLink   string         `yaml:"title_link,omitempty"`
+	Pretext     string         `yaml:"pretext,omitempty"`
+	Fallback    string         `yaml:"fallback,omitempty"`
+	Footer      string         `yaml:"footer,omitempty"`
+	CallbackID  string         `yaml:"callback_id,omitempty"`
+	ImageURL    string         `yaml:"image_url,omitempty"`
+	ThumbURL    string         `yaml:"thumb_url,omitempty"`
+	Fields      []*SlackField  `yaml:"fields,omitempty"`
+	ShortFields bool           `yaml:"short_fields,omitempty"`
+	Actions     []*SlackAction `yaml:"actions,omitempty"`
+	MrkdwnIn    []string       `yaml:"mrkdwn_in,omitempty"`
+	// MessageText is the text above the attachment.
+	MessageText string `yaml:"message_text,omitempty"`
+}
+
+// slackPostMessage ends Alertmanager's app_url.
+const slackPostMessage = "chat.postMessage"
+
+// applyAppKeys takes Alertmanager's app_token (or app_token_file) and
+// app_url as tocsin's bot mode, unless the config also sets api_url or
+// token, which validate then reports.
+func (c *SlackConfig) applyAppKeys() {
+	if c.AppToken == "" && c.AppTokenFile == "" || c.Token != "" || c.TokenFile != "" || c.APIURL != "" || c.APIURLFile != "" {
+		return
+	}
+	c.Token, c.TokenFile, c.AppToken, c.AppTokenFile = c.AppToken, c.AppTokenFile, "", ""
+	if c.AppURL != "" {
+		c.APIURL = config.Secret(strings.TrimSuffix(c.AppURL, slackPostMessage))
+	}
+	if c.UpdateMessage == nil {
+		c.UpdateMessage = new(bool)
+	}
+}
+
+// PostsToWebAPI tells whether api_url, without a token, is the URL of
+// chat.postMessage: Alertmanager's way to post as a bot, the token in
+// http_config's authorization. Such a config is a bot, not a webhook.
+func (c *SlackConfig) PostsToWebAPI() bool {
+	return c.Token == "" && c.TokenFile == "" && strings.HasSuffix(strings.TrimSuffix(string(c.APIURL), "/"), "/"+slackPostMessage)
+}
+
+// Bot tells whether the config posts through Slack's Web API rather than
+// an incoming webhook.
+func (c *SlackConfig) Bot() bool { return c.Token != "" || c.TokenFile != "" || c.PostsToWebAPI() }
+
+// Attachment tells whether the message is one legacy attachment, as
+// Alertmanager sends it, because a key only attachments have is set.
+func (c *SlackConfig) Attachment() bool {
+	return c.Color != "" || c.TitleLink != "" || c.Pretext != "" || c.Fallback != "" || c.Footer != "" ||
+		c.CallbackID != "" || c.ImageURL != "" || c.ThumbURL != "" || len(c.Fields) > 0 || c.ShortFields ||
+		len(c.Actions) > 0 || len(c.MrkdwnIn) > 0 || c.MessageText != ""
+}
+
+// SlackField is a field of a Slack attachment; title and value are
+// templates. Short unset takes the config's short_fields.
+type SlackField struct {
+	Title string `yaml:"title"`
+	Value string `yaml:"value"`
+	Short *bool  `yaml:"short,omitempty"`
+}
+
+// SlackAction is a button of a Slack attachment; its strings are templates.
+type SlackAction struct {
+	Type    string        `yaml:"type"`
+	Text    string        `yaml:"text"`
+	URL     string        `yaml:"url,omitempty"`
+	Style   string        `yaml:"style,omitempty"`
+	Name    string        `yaml:"name,omitempty"`
+	Value   string        `yaml:"value,omitempty"`
+	Confirm *SlackConfirm `yaml:"confirm,omitempty"`
+}
+
+// SlackConfirm asks before a button's action is taken.
+type SlackConfirm struct {
+	Text        string `yaml:"text"`
+	Title       string `yaml:"title,omitempty"`
+	OkText      string `yaml:"ok_text,omitempty"`
+	DismissText string `yaml:"dismiss_text,omitempty"`
 }
 
 // OpsgenieResponder is who an Opsgenie alert is assigned to.
@@ -113,6 +239,13 @@ type OpsgenieConfig struct {
 	Tags        string              `yaml:"tags,omitempty"`
 	Details     map[string]string   `yaml:"details,omitempty"`
 	Responders  []OpsgenieResponder `yaml:"responders,omitempty"`
+	// Actions is a template giving a comma-separated list of the alert's
+	// custom actions; Note, a template for the note added on creation.
+	Actions string `yaml:"actions,omitempty"`
+	Note    string `yaml:"note,omitempty"`
+	// UpdateAlerts updates the message and description of an alert that
+	// is already open for the group, which Opsgenie otherwise keeps.
+	UpdateAlerts bool `yaml:"update_alerts,omitempty"`
 }
 
 // WebhookConfig posts Alertmanager's version-4 JSON payload.
@@ -158,16 +291,36 @@ type EmailConfig struct {
 	To   string `yaml:"to"`
 	From string `yaml:"from"`
 	// Smarthost is the SMTP server as host:port; port 465 uses implicit TLS.
-	Smarthost        string            `yaml:"smarthost"`
-	Hello            string            `yaml:"hello,omitempty"`
-	AuthUsername     string            `yaml:"auth_username,omitempty"`
-	AuthPassword     config.Secret     `yaml:"auth_password,omitempty"`
-	AuthPasswordFile string            `yaml:"auth_password_file,omitempty"`
+	Smarthost        string        `yaml:"smarthost"`
+	Hello            string        `yaml:"hello,omitempty"`
+	AuthUsername     string        `yaml:"auth_username,omitempty"`
+	AuthPassword     config.Secret `yaml:"auth_password,omitempty"`
+	AuthPasswordFile string        `yaml:"auth_password_file,omitempty"`
+	// AuthIdentity is the identity PLAIN authenticates as, with
+	// auth_password; AuthSecret, the shared secret of CRAM-MD5, which is
+	// used instead of a password when set.
+	AuthIdentity   string        `yaml:"auth_identity,omitempty"`
+	AuthSecret     config.Secret `yaml:"auth_secret,omitempty"`
+	AuthSecretFile string        `yaml:"auth_secret_file,omitempty"`
+	// ForceImplicitTLS speaks TLS from the start (true) or never (false)
+	// whatever the port; unset, port 465 does.
+	ForceImplicitTLS *bool             `yaml:"force_implicit_tls,omitempty"`
 	RequireTLS       TLSPolicy         `yaml:"require_tls,omitempty"`
 	TLSConfig        config.TLSConfig  `yaml:"tls_config,omitempty"`
 	Headers          map[string]string `yaml:"headers,omitempty"`
 	HTML             string            `yaml:"html,omitempty"`
 	Text             string            `yaml:"text,omitempty"`
+	// Threading has mail clients show a group's notifications as one
+	// thread, as Alertmanager's threading does.
+	Threading EmailThreading `yaml:"threading,omitempty"`
+}
+
+// EmailThreading threads a group's mails under one made-up root message.
+type EmailThreading struct {
+	Enabled bool `yaml:"enabled,omitempty"`
+	// ThreadByDate is daily (the default: a new thread each UTC day) or
+	// none (one thread for the group's life).
+	ThreadByDate string `yaml:"thread_by_date,omitempty"`
 }
 
 // MSTeamsConfig posts an Adaptive Card to a Teams Workflows webhook.
@@ -202,13 +355,18 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 		}
 		c.defaultResolved(true)
 		c.HTTPConfig = defaultHTTP(c.HTTPConfig)
-		c.URL = orDefault(c.URL, DefaultPagerDutyURL)
+		if c.EventsV1() {
+			c.URL = orDefault(c.URL, DefaultPagerDutyV1URL)
+		} else {
+			c.URL = orDefault(c.URL, DefaultPagerDutyURL)
+		}
 		c.Client = orDefault(c.Client, DefaultPagerDutyClient)
 	}
 	for _, c := range r.SlackConfigs {
 		if c != nil {
 			c.defaultResolved(false)
 			c.HTTPConfig = defaultHTTP(c.HTTPConfig)
+			c.applyAppKeys()
 		}
 	}
 	for _, c := range r.OpsgenieConfigs {
@@ -228,6 +386,9 @@ func (r *ReceiverConfig) applyIntegrationDefaults() {
 			c.defaultResolved(false)
 			if c.RequireTLS == "" {
 				c.RequireTLS = TLSMandatory
+			}
+			if c.Threading.Enabled && c.Threading.ThreadByDate == "" {
+				c.Threading.ThreadByDate = "daily"
 			}
 		}
 	}
@@ -394,7 +555,11 @@ func (r *ReceiverConfig) orderIntegrations(v *validator) {
 var pagerDutySeverities = []string{"critical", "error", "warning", "info"}
 
 func (c *PagerDutyConfig) validate(v *validator) {
-	v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+	if c.EventsV1() {
+		c.validateV1(v)
+	} else {
+		v.secret(c, &c.RoutingKey, &c.RoutingKeyFile, "routing_key", true)
+	}
 	v.httpConfig(c.HTTPConfig)
 	v.url(c, &c.URL, "url", true, "http", "https")
 	if c.Severity != "" && !strings.Contains(c.Severity, "{{") && !slices.Contains(pagerDutySeverities, c.Severity) {
@@ -412,9 +577,61 @@ func (c *PagerDutyConfig) validate(v *validator) {
 		v.url(c, &c.ClientURL, "client_url", false, "http", "https")
 	}
 	v.template(&c.ClientURL, "client_url")
+	for i := range c.Images {
+		img := &c.Images[i]
+		if img.Src == "" {
+			v.errorfAt([]any{img, &c.Images}, "a pagerduty image needs a src")
+		} else if !strings.Contains(img.Src, "{{") && !strings.HasPrefix(img.Src, "https://") {
+			v.errorf(&img.Src, "a pagerduty image's src must be an https URL, which PagerDuty requires, not %q", img.Src)
+		}
+		v.template(&img.Src, "images.src")
+		v.template(&img.Alt, "images.alt")
+		v.template(&img.Href, "images.href")
+	}
+	for i := range c.Links {
+		l := &c.Links[i]
+		if l.Href == "" {
+			v.errorfAt([]any{l, &c.Links}, "a pagerduty link needs an href")
+		}
+		v.template(&l.Href, "links.href")
+		v.template(&l.Text, "links.text")
+	}
+}
+
+// validateV1 checks a service_key config: the Events API v1 has none of
+// v2's payload fields, which would otherwise be dropped without a word.
+func (c *PagerDutyConfig) validateV1(v *validator) {
+	if c.RoutingKey != "" || c.RoutingKeyFile != "" {
+		v.errorfAt([]any{&c.RoutingKey, &c.RoutingKeyFile, c}, "set either routing_key (Events API v2) or service_key (Events API v1), not both")
+	}
+	v.secret(c, &c.ServiceKey, &c.ServiceKeyFile, "service_key", true)
+	for _, f := range []struct {
+		ptr any
+		set bool
+		key string
+	}{{&c.Severity, c.Severity != "", "severity"}, {&c.Source, c.Source != "", "source"}, {&c.Component, c.Component != "", "component"},
+		{&c.Group, c.Group != "", "group"}, {&c.Class, c.Class != "", "class"}, {&c.Images, len(c.Images) > 0, "images"}, {&c.Links, len(c.Links) > 0, "links"}} {
+		if f.set {
+			v.errorf(f.ptr, "%s is a field of PagerDuty's Events API v2, which service_key (Events API v1) cannot send; use routing_key with an Events API v2 integration", f.key)
+		}
+	}
 }
 
 func (c *SlackConfig) validate(v *validator) {
+	if c.AppToken != "" || c.AppTokenFile != "" {
+		v.errorfAt([]any{&c.AppToken, &c.AppTokenFile}, "set either app_token (Alertmanager's name for a bot token) or api_url and token, not both")
+	}
+	if c.AppURL != "" {
+		if u := v.url(c, &c.AppURL, "app_url", false, "http", "https"); u != nil && !strings.HasSuffix(u.Path, "/"+slackPostMessage) {
+			v.errorf(&c.AppURL, "app_url must be the URL of chat.postMessage, such as https://slack.com/api/chat.postMessage")
+		}
+	}
+	if c.UpdateMessage != nil && *c.UpdateMessage && !c.Bot() {
+		v.errorfAt([]any{&c.UpdateMessage, c.UpdateMessage, c}, "update_message needs a bot token (token or app_token, or api_url set to chat.postMessage): an incoming webhook cannot edit a message")
+	}
+	if c.PostsToWebAPI() && c.Channel == "" {
+		v.errorfAt([]any{&c.Channel, c}, "posting with chat.postMessage needs a channel")
+	}
 	v.httpConfig(c.HTTPConfig)
 	v.secret(c, &c.Token, &c.TokenFile, "token", false)
 	if c.Token != "" {
@@ -438,6 +655,61 @@ func (c *SlackConfig) validate(v *validator) {
 	}
 	v.template(&c.Title, "title")
 	v.template(&c.Text, "text")
+	c.validateAttachment(v)
+}
+
+// slackMrkdwnIn are the attachment parts Slack formats as mrkdwn.
+var slackMrkdwnIn = []string{"fallback", "pretext", "text", "fields"}
+
+func (c *SlackConfig) validateAttachment(v *validator) {
+	for _, p := range []struct {
+		s   *string
+		key string
+	}{{&c.Color, "color"}, {&c.TitleLink, "title_link"}, {&c.Pretext, "pretext"}, {&c.Fallback, "fallback"}, {&c.Footer, "footer"},
+		{&c.CallbackID, "callback_id"}, {&c.ImageURL, "image_url"}, {&c.ThumbURL, "thumb_url"}, {&c.MessageText, "message_text"}} {
+		v.template(p.s, p.key)
+	}
+	for _, f := range c.Fields {
+		if f == nil || f.Title == "" || f.Value == "" {
+			v.errorfAt([]any{f, &c.Fields}, "a slack field needs a title and a value")
+			continue
+		}
+		v.template(&f.Title, "fields.title")
+		v.template(&f.Value, "fields.value")
+	}
+	for _, a := range c.Actions {
+		switch {
+		case a == nil || a.Type == "" || a.Text == "":
+			v.errorfAt([]any{a, &c.Actions}, "a slack action needs a type and a text")
+			continue
+		case a.Type != "button":
+			v.errorf(&a.Type, "slack action type must be button, not %q: a menu needs options, which no config key gives", a.Type)
+		case a.URL == "" && a.Name == "":
+			v.errorf(a, "a slack action needs a url or a name")
+		}
+		for _, p := range []struct {
+			s   *string
+			key string
+		}{{&a.Text, "text"}, {&a.URL, "url"}, {&a.Style, "style"}, {&a.Name, "name"}, {&a.Value, "value"}} {
+			v.template(p.s, "actions."+p.key)
+		}
+		if cf := a.Confirm; cf != nil {
+			if cf.Text == "" {
+				v.errorfAt([]any{cf, a}, "a slack action's confirm needs a text")
+			}
+			for _, p := range []struct {
+				s   *string
+				key string
+			}{{&cf.Text, "text"}, {&cf.Title, "title"}, {&cf.OkText, "ok_text"}, {&cf.DismissText, "dismiss_text"}} {
+				v.template(p.s, "actions.confirm."+p.key)
+			}
+		}
+	}
+	for i := range c.MrkdwnIn {
+		if !slices.Contains(slackMrkdwnIn, c.MrkdwnIn[i]) {
+			v.errorf(&c.MrkdwnIn[i], "mrkdwn_in takes %s, not %q", strings.Join(slackMrkdwnIn, ", "), c.MrkdwnIn[i])
+		}
+	}
 }
 
 var opsgeniePriority = regexp.MustCompile(`^P[1-5]$`)
@@ -463,7 +735,8 @@ func (c *OpsgenieConfig) validate(v *validator) {
 	for _, p := range []struct {
 		s   *string
 		key string
-	}{{&c.Message, "message"}, {&c.Description, "description"}, {&c.Source, "source"}, {&c.Entity, "entity"}, {&c.Priority, "priority"}, {&c.Tags, "tags"}} {
+	}{{&c.Message, "message"}, {&c.Description, "description"}, {&c.Source, "source"}, {&c.Entity, "entity"}, {&c.Priority, "priority"}, {&c.Tags, "tags"},
+		{&c.Actions, "actions"}, {&c.Note, "note"}} {
 		v.template(p.s, p.key)
 	}
 	v.templateMap(&c.Details, "details")
@@ -521,8 +794,17 @@ func (c *EmailConfig) validate(v *validator) {
 	} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
 		v.errorf(&c.Smarthost, "smarthost port must be a number from 1 to 65535, not %q", port)
 	}
+	v.secret(c, &c.AuthSecret, &c.AuthSecretFile, "auth_secret", false)
 	if c.AuthPassword != "" && c.AuthUsername == "" {
 		v.errorfAt([]any{&c.AuthPassword, &c.AuthPasswordFile, c}, "auth_password needs auth_username")
+	}
+	switch {
+	case c.AuthSecret != "" && c.AuthUsername == "":
+		v.errorfAt([]any{&c.AuthSecret, &c.AuthSecretFile, c}, "auth_secret needs auth_username")
+	case c.AuthSecret != "" && c.AuthPassword != "":
+		v.errorfAt([]any{&c.AuthSecret, &c.AuthSecretFile, c}, "set either auth_password or auth_secret (CRAM-MD5), not both: tocsin authenticates with the one given")
+	case c.AuthIdentity != "" && c.AuthPassword == "":
+		v.errorf(&c.AuthIdentity, "auth_identity is the identity of PLAIN authentication and needs auth_password")
 	}
 	v.strictKeys(v.pos.of(&c.TLSConfig), reflect.TypeFor[config.TLSConfig](), "tls_config")
 	c.TLSConfig.SetDirectory(v.dir)
@@ -530,6 +812,16 @@ func (c *EmailConfig) validate(v *validator) {
 		v.errorfAt([]any{&c.TLSConfig, c}, "tls_config: %v", err)
 	}
 	v.templateMap(&c.Headers, "headers")
+	if c.Threading.Enabled {
+		for k := range c.Headers {
+			if strings.EqualFold(k, "References") || strings.EqualFold(k, "In-Reply-To") {
+				v.errorfAt([]any{&c.Threading, &c.Headers}, "threading sets the %s header, which headers sets too; keep one", k)
+			}
+		}
+	}
+	if t := c.Threading.ThreadByDate; t != "" && t != "daily" && t != "none" {
+		v.errorf(&c.Threading.ThreadByDate, "thread_by_date must be daily or none, not %q", t)
+	}
 	v.template(&c.HTML, "html")
 	v.template(&c.Text, "text")
 }
@@ -592,6 +884,12 @@ func (v *validator) httpConfig(c *config.HTTPClientConfig) {
 func (v *validator) strictKeys(n *yaml.Node, t reflect.Type, what string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if n != nil && n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice { // write_relabel_configs
+		for _, item := range n.Content {
+			v.strictKeys(item, t.Elem(), what)
+		}
+		return
 	}
 	if n == nil || n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
 		return

@@ -63,6 +63,11 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret:  "T0K3N",
 		},
 		{
+			name:    "msteamsv2_configs is checked as msteams_configs, at its own place",
+			section: "  msteamsv2_configs:\n  - title: hi\n",
+			want:    []string{"6:5: webhook_url or webhook_url_file is required"},
+		},
+		{
 			name:    "msteams needs a webhook_url",
 			section: "  msteams_configs:\n  - title: hi\n",
 			want:    []string{"6:5: webhook_url or webhook_url_file is required"},
@@ -105,6 +110,27 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret:  "s3cr3t",
 		},
 		{
+			name: "email: auth_secret without user, with a password; auth_identity without a password",
+			section: "  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_secret: cr4m}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_username: u, auth_password: p, auth_secret: cr4m}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', auth_username: u, auth_identity: team}\n",
+			want: []string{
+				"6:90: auth_secret needs auth_username",
+				"7:126: set either auth_password or auth_secret (CRAM-MD5), not both",
+				"8:110: auth_identity is the identity of PLAIN authentication and needs auth_password",
+			},
+			secret: "cr4m",
+		},
+		{
+			name: "email threading: a References header of its own, a bad thread_by_date",
+			section: "  email_configs:\n  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', threading: {enabled: true}, headers: {References: x}}\n" +
+				"  - {to: a@example.com, from: b@example.com, smarthost: 'mail.example:587', threading: {enabled: true, thread_by_date: weekly}}\n",
+			want: []string{
+				"6:88: threading sets the References header, which headers sets too; keep one",
+				`7:120: thread_by_date must be daily or none, not "weekly"`,
+			},
+		},
+		{
 			name:    "twilio: bad sid, bad to, missing token",
 			section: "  twilio_configs:\n  - account_sid: AB123\n    from: '+15550000000'\n    to: '555-1234'\n",
 			want:    []string{"6:5: auth_token or auth_token_file is required", "6:18: account_sid must be AC followed by 32 hex digits", "8:9: to must be a phone number in E.164 form"},
@@ -129,9 +155,35 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			},
 		},
 		{
+			name: "slack attachment fields, buttons and mrkdwn_in",
+			section: "  slack_configs:\n  - api_url: 'https://hooks.example/x'\n    fields: [{title: t}]\n    actions:\n    - {type: select, text: pick, name: p}\n" +
+				"    - {type: button, text: open}\n    - {type: button, text: ok, url: 'https://x.example/', confirm: {title: sure}}\n    mrkdwn_in: [text, title]\n",
+			want: []string{
+				"7:14: a slack field needs a title and a value",
+				`9:14: slack action type must be button, not "select"`,
+				"10:7: a slack action needs a url or a name",
+				"11:68: a slack action's confirm needs a text",
+				`12:23: mrkdwn_in takes fallback, pretext, text, fields, not "title"`,
+			},
+		},
+		{
+			name: "pagerduty: service_key with routing_key and Events API v2 fields; images and links",
+			section: "  pagerduty_configs:\n  - service_key: s3rv1c3\n    routing_key: r\n    severity: critical\n    links: [{href: 'https://x.example/'}]\n" +
+				"  - routing_key: r\n    images: [{src: 'http://insecure.example/a.png'}, {alt: no src}]\n    links: [{text: no href}]\n",
+			want: []string{
+				"7:18: set either routing_key (Events API v2) or service_key (Events API v1), not both",
+				"8:15: severity is a field of PagerDuty's Events API v2, which service_key (Events API v1) cannot send",
+				"9:12: links is a field of PagerDuty's Events API v2",
+				`11:20: a pagerduty image's src must be an https URL, which PagerDuty requires, not "http://insecure.example/a.png"`,
+				"11:54: a pagerduty image needs a src",
+				"12:13: a pagerduty link needs an href",
+			},
+			secret: "s3rv1c3",
+		},
+		{
 			name:    "unknown key names the valid ones",
-			section: "  pagerduty_configs:\n  - routing_key: k\n    service_key: old\n",
-			want:    []string{`7:5: unknown key "service_key" in pager duty; valid keys: class, client`},
+			section: "  pagerduty_configs:\n  - routing_key: k\n    servce_key: old\n",
+			want:    []string{`7:5: unknown key "servce_key" in pager duty; valid keys: class, client`},
 		},
 	}
 	for _, tc := range tests {

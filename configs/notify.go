@@ -56,8 +56,12 @@ type ReceiverConfig struct {
 	WebhookConfigs   []*WebhookConfig   `yaml:"webhook_configs,omitempty"`
 	EmailConfigs     []*EmailConfig     `yaml:"email_configs,omitempty"`
 	MSTeamsConfigs   []*MSTeamsConfig   `yaml:"msteams_configs,omitempty"`
-	TwilioConfigs    []*TwilioConfig    `yaml:"twilio_configs,omitempty"`
-	DeadmanConfigs   []*DeadmanConfig   `yaml:"deadman_configs,omitempty"`
+	// MSTeamsV2Configs is Alertmanager's name for what tocsin calls
+	// msteams_configs (a Workflows webhook); they join MSTeamsConfigs when
+	// the config is loaded.
+	MSTeamsV2Configs []*MSTeamsConfig `yaml:"msteamsv2_configs,omitempty"`
+	TwilioConfigs    []*TwilioConfig  `yaml:"twilio_configs,omitempty"`
+	DeadmanConfigs   []*DeadmanConfig `yaml:"deadman_configs,omitempty"`
 }
 
 // Receiver strategies.

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/relabel"
 )
 
 //go:generate go test -run ^TestSchemaIsUpToDate$ -update-schema .
@@ -34,6 +35,9 @@ var schemaOverrides = map[reflect.Type]func() map[string]any{
 	},
 	reflect.TypeFor[config.TLSVersion](): func() map[string]any {
 		return map[string]any{"type": "string", "enum": []string{"TLS10", "TLS11", "TLS12", "TLS13"}}
+	},
+	reflect.TypeFor[relabel.Regexp](): func() map[string]any {
+		return map[string]any{"type": "string", "description": "an RE2 regular expression, anchored at both ends"}
 	},
 	reflect.TypeFor[TLSPolicy](): func() map[string]any {
 		return map[string]any{"anyOf": []any{

@@ -113,7 +113,10 @@ func secretsOf(inline config.Secret, file string, h *config.HTTPClientConfig) []
 // Secrets returns every secret value the integration sends, read now, for
 // scrubbing them from text that comes back from outside.
 func (c *PagerDutyConfig) Secrets() []string {
-	return secretsOf(c.RoutingKey, c.RoutingKeyFile, c.HTTPConfig)
+	s := secretsOf(c.RoutingKey, c.RoutingKeyFile, c.HTTPConfig)
+	var v1 secretValues
+	v1.add(c.ServiceKey, c.ServiceKeyFile)
+	return append(s, v1...)
 }
 
 // Secrets returns every secret value the integration sends, read now.
@@ -146,9 +149,11 @@ func (c *EmailConfig) Secrets() []string {
 		if p != "" {
 			s = append(s,
 				base64.StdEncoding.EncodeToString([]byte("\x00"+c.AuthUsername+"\x00"+p)),
+				base64.StdEncoding.EncodeToString([]byte(c.AuthIdentity+"\x00"+c.AuthUsername+"\x00"+p)),
 				base64.StdEncoding.EncodeToString([]byte(p)))
 		}
 	}
+	s.add(c.AuthSecret, c.AuthSecretFile)
 	return s
 }
 

@@ -226,7 +226,7 @@ func (d *Dispatcher) gc() {
 	d.mu.Lock()
 	live := map[logGroup]bool{}
 	for _, g := range d.groups {
-		live[logGroup{groupKey: g.key, receiver: g.receiver.Name}] = true
+		live[g.logGroup()] = true
 	}
 	d.mu.Unlock()
 	n, err := d.state.GC(d.clock.Now(), func(g logGroup) bool { return live[g] })
@@ -317,7 +317,7 @@ func (d *Dispatcher) removeGroup(g *group) {
 	}
 	delete(d.groups, g.id)
 	d.metrics.groups.Set(float64(len(d.groups)))
-	d.writeState(d.state.forget(logGroup{groupKey: g.key, receiver: g.receiver.Name}))
+	d.state.forget(g.logGroup())
 }
 
 // Update swaps in a new route tree and receivers, as on a config reload.
@@ -340,6 +340,9 @@ func (d *Dispatcher) Update(route *Route, receivers []*Receiver) error {
 		for fp, a := range g.kill() {
 			seen[fp] = a
 		}
+		// The alerts are written again under their new groups; kept
+		// under the old ones too, a restart would restore both copies.
+		d.state.dropAlerts(g.logGroup())
 	}
 	d.route, d.receivers, d.groups = route, rs, map[groupID]*group{}
 	for _, a := range seen {

@@ -58,6 +58,9 @@ func (g *group) insert(a *model.Alert, now time.Time) {
 		a = &c
 	}
 	g.alerts[fp] = a
+	// Written now, while the group waits, rather than by the flush,
+	// whose vendor call would wait for it.
+	g.d.state.putAlert(g.logGroup(), fp, a, now)
 	if !g.armed {
 		// Armed here, under g.mu and after the alert is filed: with a
 		// group_wait of 0 the timer fires at once, and a flush that ran
@@ -71,6 +74,8 @@ func (g *group) insert(a *model.Alert, now time.Time) {
 		g.stopTimer = g.d.clock.AfterFunc(0, g.onTimer)
 	}
 }
+
+func (g *group) logGroup() logGroup { return logGroup{groupKey: g.key, receiver: g.receiver.Name} }
 
 // onTimer flushes the group and schedules the next flush a group_interval later.
 func (g *group) onTimer() {
@@ -103,7 +108,7 @@ func (g *group) flushLocked() {
 		ctx, cancel := context.WithCancel(g.d.ctx)
 		defer cancel()
 		d := &delivery{
-			f: f, r: g.receiver, group: logGroup{groupKey: g.key, receiver: g.receiver.Name},
+			f: f, r: g.receiver, group: g.logGroup(),
 			refresh: g.refresh,
 		}
 		ok := runStages(ctx, g.d.pipeline, d)
@@ -154,7 +159,6 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 		sent:     make(map[model.Fingerprint]*model.Alert, len(items)),
 		repeat:   g.route.RepeatInterval,
 		deadline: now.Add(g.d.deliveryTime(g.route)),
-		stored:   make([]*model.Alert, len(items)),
 		resumed:  g.resumed,
 	}
 	if len(g.resumed) > 0 {
@@ -182,7 +186,6 @@ func (g *group) snapshotLocked(now time.Time) *flush {
 		f.n.Alerts[i] = c
 		f.fps[i] = it.fp
 		f.sent[it.fp] = it.a
-		f.stored[i] = it.a
 	}
 	slices.Sort(f.firing)
 	slices.Sort(f.resolved)
@@ -201,11 +204,14 @@ func (g *group) finish(ok bool, f *flush) {
 	g.mu.Lock()
 	g.inflight = false
 	if ok {
+		var gone []model.Fingerprint
 		for _, fp := range f.resolved {
 			if g.alerts[fp] == f.sent[fp] {
 				delete(g.alerts, fp)
+				gone = append(gone, fp)
 			}
 		}
+		g.d.state.deleteAlerts(g.logGroup(), gone)
 	}
 	empty := len(g.alerts) == 0 && !g.dead
 	if g.pending && !g.dead {

@@ -101,11 +101,25 @@ func NewHTTPSender(integration string, cfg *config.HTTPClientConfig, opts Vendor
 // PostJSON posts v as JSON to target with the extra headers and classifies
 // the answer; on success it returns the answer's body.
 func (s *HTTPSender) PostJSON(ctx context.Context, target string, header http.Header, v any, reason ReasonFunc) ([]byte, bool, error) {
+	return s.SendJSON(ctx, http.MethodPost, target, header, v, reason)
+}
+
+// SendJSON is PostJSON with another method, such as PUT.
+func (s *HTTPSender) SendJSON(ctx context.Context, method, target string, header http.Header, v any, reason ReasonFunc) ([]byte, bool, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: encode request: %w", s.Integration, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	return s.send(ctx, method, target, header, body, reason)
+}
+
+// PostBody posts a JSON body that is already encoded, as PostJSON does.
+func (s *HTTPSender) PostBody(ctx context.Context, target string, header http.Header, body []byte, reason ReasonFunc) ([]byte, bool, error) {
+	return s.send(ctx, http.MethodPost, target, header, body, reason)
+}
+
+func (s *HTTPSender) send(ctx context.Context, method, target string, header http.Header, body []byte, reason ReasonFunc) ([]byte, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: build request: %w", s.Integration, RedactURLError(err))
 	}

@@ -1,6 +1,7 @@
 package notifiers
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -114,26 +115,51 @@ func (ih *Inhibitor) Inhibits(lset model.LabelSet, t time.Time) (bool, string) {
 		if !r.target.Matches(lset) {
 			continue
 		}
-		if r.hasSource(lset, r.source.Matches(lset), t) {
+		found := false
+		r.eachSource(lset, t, func(model.Fingerprint) bool { found = true; return false })
+		if found {
 			return true, r.name
 		}
 	}
 	return false, ""
 }
 
-// hasSource looks for a firing source alert with the same equal labels.
-// With bothSides set (the target matches the source side too), source
-// alerts that also match the target side do not count.
-func (r *inhibitRule) hasSource(lset model.LabelSet, bothSides bool, t time.Time) bool {
+// InhibitedBy returns the fingerprints of the firing alerts that inhibit
+// an alert with the given labels at t, by any rule, sorted; what
+// Alertmanager's API shows as an alert's inhibitedBy.
+func (ih *Inhibitor) InhibitedBy(lset model.LabelSet, t time.Time) []model.Fingerprint {
+	var out []model.Fingerprint
+	for _, r := range ih.rules {
+		if !r.target.Matches(lset) {
+			continue
+		}
+		r.eachSource(lset, t, func(fp model.Fingerprint) bool {
+			if !slices.Contains(out, fp) {
+				out = append(out, fp)
+			}
+			return true
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+// eachSource calls yield with each firing source alert that has the same
+// equal labels as lset, until yield returns false. When lset matches the
+// source side too, source alerts that also match the target side do not
+// count.
+func (r *inhibitRule) eachSource(lset model.LabelSet, t time.Time, yield func(model.Fingerprint) bool) {
+	bothSides := r.source.Matches(lset)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, a := range r.sources[r.equalKey(lset)] {
+	for fp, a := range r.sources[r.equalKey(lset)] {
 		if a.ResolvedAt(t) || (bothSides && r.target.Matches(a.Labels)) {
 			continue
 		}
-		return true
+		if !yield(fp) {
+			return
+		}
 	}
-	return false
 }
 
 // equalKey fingerprints the values of the equal labels; a missing label

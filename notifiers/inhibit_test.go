@@ -1,6 +1,7 @@
 package notifiers
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -89,6 +90,7 @@ func TestInhibitorFollowsAlertmanagerSemantics(t *testing.T) {
 			ih.Observe(tt.sources...)
 			got, _ := ih.Inhibits(tt.target, now)
 			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, len(ih.InhibitedBy(tt.target, now)) > 0, "InhibitedBy agrees")
 		})
 	}
 }
@@ -119,4 +121,22 @@ func TestInhibitionEndsWhenTheSourceResolves(t *testing.T) {
 	ih.Replace(&model.Alert{Labels: model.LabelSet{"alertname": "Other"}, StartsAt: now})
 	got, _ = ih.Inhibits(target, now)
 	require.False(t, got, "an alert that is no longer held no longer inhibits")
+}
+
+func TestInhibitedByNamesEverySourceOfEveryRule(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	ih := NewInhibitor([]*configs.InhibitRule{
+		{SourceMatchers: []string{`alertname="BrokerDown"`}, TargetMatchers: []string{`severity="warning"`}, Equal: []string{"service"}},
+		{SourceMatchers: []string{`alertname="SiteDown"`}, TargetMatchers: []string{`severity="warning"`}},
+	})
+	brokerA := &model.Alert{Labels: model.LabelSet{"alertname": "BrokerDown", "service": "broker", "zone": "a"}, StartsAt: now}
+	brokerB := &model.Alert{Labels: model.LabelSet{"alertname": "BrokerDown", "service": "broker", "zone": "b"}, StartsAt: now}
+	site := &model.Alert{Labels: model.LabelSet{"alertname": "SiteDown"}, StartsAt: now}
+	otherService := &model.Alert{Labels: model.LabelSet{"alertname": "BrokerDown", "service": "api"}, StartsAt: now}
+	ih.Replace(brokerA, brokerB, site, otherService)
+
+	want := []model.Fingerprint{brokerA.Fingerprint(), brokerB.Fingerprint(), site.Fingerprint()}
+	slices.Sort(want)
+	require.Equal(t, want, ih.InhibitedBy(model.LabelSet{"alertname": "ProbeSlow", "severity": "warning", "service": "broker"}, now))
+	require.Empty(t, ih.InhibitedBy(model.LabelSet{"alertname": "ProbeSlow", "severity": "critical", "service": "broker"}, now))
 }

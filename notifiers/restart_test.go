@@ -138,7 +138,7 @@ func TestOutboxIsOnDiskBeforeTheVendorIsCalled(t *testing.T) {
 	check := newRecorder()
 	check.answer = func(context.Context, int, *Notification) (bool, error) {
 		err := h.d.state.db.View(func(tx *bolt.Tx) error {
-			onDisk = tx.Bucket(bucketGroups).Stats().KeyN == 1
+			onDisk = tx.Bucket(bucketAlerts).Stats().KeyN == 1 && tx.Bucket(bucketOutbox).Stats().KeyN == 1
 			return nil
 		})
 		return false, err
@@ -192,7 +192,8 @@ func TestGCDropsWhatOutlivedTheRetention(t *testing.T) {
 	gone, live := logGroup{"gone", "oncall"}, logGroup{"live", "oncall"}
 	k := integrationKey{"a", 0}
 	for _, g := range []logGroup{gone, live} {
-		require.NoError(t, s.startFlush(g, []*model.Alert{alert(now, "alertname", g.groupKey)}, nil, 0, now))
+		a := alert(now, "alertname", g.groupKey)
+		s.putAlert(g, a.Fingerprint(), a, now)
 		require.NoError(t, s.record(g, k, &logEntry{At: now}))
 	}
 	isLive := func(g logGroup) bool { return g == live }

@@ -29,8 +29,6 @@ type flush struct {
 	sent     map[model.Fingerprint]*model.Alert
 	repeat   time.Duration
 	deadline time.Time
-	// stored is the group's alerts as the state file keeps them.
-	stored []*model.Alert
 	// resumed holds, after a restart, the deliveries that were pending.
 	resumed map[integrationKey]pendingDelivery
 }

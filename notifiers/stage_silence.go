@@ -12,6 +12,13 @@ type Silencer interface {
 	Mutes(ctx context.Context, lset model.LabelSet) bool
 }
 
+// activeSilences is what a Silencer may also tell: whether any silence is
+// active at all. When none is, a storm's notifications skip asking about
+// each of their thousands of alerts.
+type activeSilences interface {
+	AnyActive(ctx context.Context) bool
+}
+
 // silenceStage leaves out of a notification the alerts a silence mutes,
 // as Alertmanager's mute stage does with its silencer. It runs before the
 // notification log is consulted, so an alert whose silence expires is
@@ -22,6 +29,9 @@ type silenceStage struct{ d *Dispatcher }
 func (s silenceStage) Exec(ctx context.Context, d *delivery) (*delivery, error) {
 	sil := s.d.opts.Silences
 	if sil == nil {
+		return d, nil
+	}
+	if a, ok := sil.(activeSilences); ok && !a.AnyActive(ctx) {
 		return d, nil
 	}
 	return d.withoutMuted(func(ls model.LabelSet) bool { return sil.Mutes(ctx, ls) }), nil

@@ -2,6 +2,7 @@ package notifiers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,10 +23,14 @@ const DefaultStateRetention = 120 * time.Hour
 
 // Buckets of the state file, one per concern.
 var (
-	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry
-	bucketGroups     = []byte("groups")      // group+receiver → storedAlerts
+	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry (state_codec.go)
+	bucketAlerts     = []byte("alerts")      // group+receiver+fingerprint → one alert (state_codec.go)
 	bucketOutbox     = []byte("outbox")      // group+receiver → pending deliveries by integration
 	bucketRetryAfter = []byte("retry_after") // receiver+integration → time
+	// bucketGroups held a group's alerts together, all written again at
+	// each flush (group+receiver → storedAlerts as JSON). Opening a file
+	// that has it moves them into bucketAlerts.
+	bucketGroups = []byte("groups")
 )
 
 // State is the dispatcher's memory that must survive a crash: the
@@ -35,12 +40,20 @@ var (
 // and synced to disk before the vendor call it leads to. A State without a
 // file (OpenMemoryState) keeps everything in memory only.
 //
+// A group's alerts are written one by one as they arrive or change, while
+// the group waits for its group_wait, and nothing waits for those writes;
+// the flush then writes only the small pending delivery and waits for it.
+// Changes are committed in the order they were made (see writeQueue), so
+// once the pending delivery is on disk, so is every alert the flush
+// notifies of.
+//
 // Alertmanager's nflog package was weighed for this: it writes snapshots
 // on a timer (15 minutes by default), so a kill -9 loses every entry since
 // the last one and re-pages those groups. tocsin syncs each change instead;
 // docs/benchmarks.md gives what the syncs cost.
 type State struct {
 	db        *bolt.DB
+	writes    *writeQueue
 	retention time.Duration
 
 	mu         sync.Mutex
@@ -50,11 +63,11 @@ type State struct {
 	broadcast  func([]byte)
 }
 
-// groupRecord is what a group has told, or is telling, one receiver: its
-// alerts as they were at the last flush, and the integrations whose
-// delivery of that flush has not ended yet. On disk the alerts and the
-// pending deliveries are two keys, so that the small outbox changes
-// without writing the alerts again.
+// groupRecord is what the state knows of a group of one receiver: the
+// integrations whose delivery has not ended yet, and when its alerts last
+// changed. The alerts themselves are only kept in memory as the file held
+// them when it was opened, for the restore; on disk each alert is its own
+// key, and the pending deliveries another.
 type groupRecord struct {
 	Alerts []*model.Alert
 	// Pending maps an integration ("slack[0]") to its delivery in flight.
@@ -62,7 +75,7 @@ type groupRecord struct {
 	At      time.Time
 }
 
-// storedAlerts is a group's alerts as the state file keeps them.
+// storedAlerts is a group's alerts as bucketGroups held them.
 type storedAlerts struct {
 	Alerts []*model.Alert `json:"alerts"`
 	At     time.Time      `json:"at"`
@@ -93,20 +106,6 @@ func (s *State) outboxOp(g logGroup, rec *groupRecord) []op {
 	return []op{putOp(bucketOutbox, groupDBKey(g), rec.Pending)}
 }
 
-// sameAlerts reports whether a and b hold the same alert values, as the
-// group hands the unchanged ones on from flush to flush.
-func sameAlerts(a, b []*model.Alert) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // pendingDelivery is an outbox entry: a delivery that was started and has
 // neither been accepted nor refused for good.
 type pendingDelivery struct {
@@ -126,11 +125,9 @@ func OpenState(dir string, retention time.Duration) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notification state %s: %w", path, err)
 	}
-	// A batch waits this long for more writes to share its sync: short
-	// against a page's latency, long enough to gather a storm's flushes.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := newState(retention)
 	s.db = db
+	s.writes = &writeQueue{db: db}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("notification state %s: %w", path, err)
@@ -153,12 +150,12 @@ func newState(retention time.Duration) *State {
 	}
 }
 
-// Close closes the state file.
+// Close writes what is queued and closes the state file.
 func (s *State) Close() error {
 	if s == nil || s.db == nil {
 		return nil
 	}
-	return s.db.Close()
+	return errors.Join(s.writes.close(), s.db.Close())
 }
 
 // Keys are the parts joined by a NUL, which no label value or name holds
@@ -166,6 +163,17 @@ func (s *State) Close() error {
 const keySep = "\x00"
 
 func groupDBKey(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver) }
+
+// alertDBKey is the group's key, the separator and the alert's fingerprint
+// in hex, so that a group's alerts share a prefix.
+func alertDBKey(g logGroup, fp model.Fingerprint) []byte {
+	k := make([]byte, 0, len(g.groupKey)+len(g.receiver)+18)
+	k = append(append(append(k, g.groupKey...), keySep...), g.receiver...)
+	k = append(k, keySep...)
+	return fmt.Appendf(k, "%016x", uint64(fp))
+}
+
+func groupAlertsPrefix(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver + keySep) }
 
 func parseGroupDBKey(k []byte) (logGroup, bool) {
 	parts := strings.Split(string(k), keySep)
@@ -199,7 +207,7 @@ func parseIntegrationKey(s string) (integrationKey, bool) {
 // load reads the whole file into memory.
 func (s *State) load() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLog, bucketGroups, bucketOutbox, bucketRetryAfter} {
+		for _, b := range [][]byte{bucketLog, bucketAlerts, bucketOutbox, bucketRetryAfter} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -210,30 +218,33 @@ func (s *State) load() error {
 			if len(parts) != 3 || !ok {
 				return nil // not ours; left alone
 			}
-			var e logEntry
-			if err := json.Unmarshal(v, &e); err != nil {
+			e, err := decodeLogEntry(v)
+			if err != nil {
 				return fmt.Errorf("notification log entry %q: %w", k, err)
 			}
 			g := logGroup{groupKey: parts[0], receiver: parts[1]}
 			if s.log[g] == nil {
 				s.log[g] = map[integrationKey]*logEntry{}
 			}
-			s.log[g][ik] = &e
+			s.log[g][ik] = e
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
-			g, ok := parseGroupDBKey(k)
-			if !ok {
+		if err := s.moveGroups(tx); err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketAlerts).ForEach(func(k, v []byte) error {
+			parts := strings.Split(string(k), keySep)
+			if len(parts) != 3 {
 				return nil
 			}
-			var a storedAlerts
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("group %q: %w", k, err)
+			a, err := decodeAlert(v)
+			if err != nil {
+				return fmt.Errorf("alert %q: %w", k, err)
 			}
-			s.groupLocked(g).Alerts, s.groupLocked(g).At = a.Alerts, a.At
+			s.loadAlert(logGroup{groupKey: parts[0], receiver: parts[1]}, a)
 			return nil
 		})
 		if err != nil {
@@ -270,41 +281,98 @@ func (s *State) load() error {
 	})
 }
 
-// op is one change to the state file: a put, or a delete when value is nil.
-type op struct{ bucket, key, value []byte }
+// loadAlert files an alert read from the file into its group's record;
+// the record counts as changed when the alert last started or ended.
+func (s *State) loadAlert(g logGroup, a *model.Alert) {
+	rec := s.groupLocked(g)
+	rec.Alerts = append(rec.Alerts, a)
+	for _, t := range []time.Time{a.StartsAt, a.EndsAt} {
+		if t.After(rec.At) {
+			rec.At = t
+		}
+	}
+}
+
+// moveGroups moves the alerts a file kept per group (bucketGroups) into
+// bucketAlerts, one key each, and drops the old bucket.
+func (s *State) moveGroups(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketGroups)
+	if old == nil {
+		return nil
+	}
+	alerts := tx.Bucket(bucketAlerts)
+	err := old.ForEach(func(k, v []byte) error {
+		g, ok := parseGroupDBKey(k)
+		if !ok {
+			return nil
+		}
+		sa, err := decodeStoredAlerts(v)
+		if err != nil {
+			return fmt.Errorf("group %q: %w", k, err)
+		}
+		for _, a := range sa.Alerts {
+			if a == nil || len(a.Labels) == 0 {
+				continue
+			}
+			if err := alerts.Put(alertDBKey(g, a.Fingerprint()), encodeAlert(a)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketGroups)
+}
 
 func putOp(bucket, key []byte, v any) op {
 	data, err := json.Marshal(v)
 	if err != nil {
 		panic(err) // plain structs of strings, numbers and times
 	}
-	return op{bucket, key, data}
+	return op{bucket: bucket, key: key, value: data}
 }
 
-// commit writes ops in a synced transaction and returns once they are on
-// disk; without a file it does nothing. It runs without s.mu, so that
-// writes that come together (a storm, a fan-out to several vendors) share
-// one transaction and one sync. The values were taken under s.mu, and the
-// writes of one key come from one delivery at a time, in order.
-func (s *State) commit(ops ...op) error {
-	if s.db == nil || len(ops) == 0 {
-		return nil
+// queue hands ops to the file's writer; without a file it does nothing.
+// Callers queue under s.mu, so that the writes of one key reach the file
+// in the order they were made, and wait for the returned channel (when
+// wait is set) without it, so that writes that come together (a storm, a
+// fan-out to several vendors) share one transaction and one sync.
+func (s *State) queue(wait bool, ops ...op) <-chan error {
+	if s.db == nil {
+		ops = nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		for _, o := range ops {
-			b := tx.Bucket(o.bucket)
-			var err error
-			if o.value == nil {
-				err = b.Delete(o.key)
-			} else {
-				err = b.Put(o.key, o.value)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.writes.enqueue(wait, ops...)
+}
+
+// putAlert writes one of a group's alerts as it arrives or changes,
+// without waiting for the disk: a flush that notifies of it queues its
+// pending delivery later and waits for that.
+func (s *State) putAlert(g logGroup, fp model.Fingerprint, a *model.Alert, now time.Time) {
+	if s.db == nil {
+		return
+	}
+	v := encodeAlert(a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groupLocked(g).At = now
+	s.queue(false, op{bucket: bucketAlerts, key: alertDBKey(g, fp), value: v})
+}
+
+// deleteAlerts forgets alerts that left their group, without waiting for
+// the disk: until it is written, a restart restores them as they were.
+func (s *State) deleteAlerts(g logGroup, fps []model.Fingerprint) {
+	if s.db == nil || len(fps) == 0 {
+		return
+	}
+	ops := make([]op, len(fps))
+	for i, fp := range fps {
+		ops[i] = op{bucket: bucketAlerts, key: alertDBKey(g, fp)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue(false, ops...)
 }
 
 // logEntryOf returns what integration k of g last accepted, or nil.
@@ -326,37 +394,32 @@ func (s *State) record(g logGroup, k integrationKey, e *logEntry) error {
 	m[k] = e
 	var ops []op
 	if s.db != nil {
-		ops = append(ops, putOp(bucketLog, logDBKey(g, k), e))
+		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k), value: encodeLogEntry(e)})
 	}
 	if rec := s.endPendingLocked(g, k); rec != nil {
 		ops = append(ops, s.outboxOp(g, rec)...)
 	}
+	done := s.queue(true, ops...)
 	s.mu.Unlock()
-	err := s.commit(ops...)
+	err := <-done
 	s.gossip(g, k, e)
 	return err
 }
 
-// startFlush stores a group's alerts and marks a delivery pending for each
-// of ins, before any of them is called.
-func (s *State) startFlush(g logGroup, alerts []*model.Alert, ins []integrationKey, budget time.Duration, now time.Time) error {
+// startFlush marks a delivery pending for each of ins, before any of them
+// is called, and returns once that and the group's alerts, queued when
+// they arrived, are on disk.
+func (s *State) startFlush(g logGroup, ins []integrationKey, budget time.Duration) error {
 	s.mu.Lock()
 	rec := s.groupLocked(g)
-	var ops []op
-	if !sameAlerts(rec.Alerts, alerts) || rec.At.IsZero() {
-		rec.Alerts, rec.At = alerts, now
-		if s.db != nil {
-			ops = append(ops, putOp(bucketGroups, groupDBKey(g), storedAlerts{Alerts: alerts, At: now}))
-		}
-	}
 	for _, k := range ins {
 		p := rec.Pending[k.String()]
 		p.Budget = budget
 		rec.Pending[k.String()] = p
 	}
-	ops = append(ops, s.outboxOp(g, rec)...)
+	done := s.queue(true, s.outboxOp(g, rec)...)
 	s.mu.Unlock()
-	return s.commit(ops...)
+	return <-done
 }
 
 // attempted counts one more attempt of k's pending delivery and the budget
@@ -372,9 +435,9 @@ func (s *State) attempted(g logGroup, k integrationKey, budget time.Duration) er
 	p.Attempts++
 	p.Budget = max(budget, 0)
 	rec.Pending[k.String()] = p
-	ops := s.outboxOp(g, rec)
+	done := s.queue(true, s.outboxOp(g, rec)...)
 	s.mu.Unlock()
-	return s.commit(ops...)
+	return <-done
 }
 
 func (r *groupRecord) pendingOf(k integrationKey) (pendingDelivery, bool) {
@@ -394,9 +457,9 @@ func (s *State) endPending(g logGroup, k integrationKey) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ops := s.outboxOp(g, rec)
+	done := s.queue(true, s.outboxOp(g, rec)...)
 	s.mu.Unlock()
-	return s.commit(ops...)
+	return <-done
 }
 
 func (s *State) endPendingLocked(g logGroup, k integrationKey) *groupRecord {
@@ -416,26 +479,47 @@ func (s *State) pending(g logGroup, k integrationKey) (pendingDelivery, bool) {
 }
 
 // forget drops a group that has resolved completely and left the
-// dispatcher, with its log entries.
-func (s *State) forget(g logGroup) error {
+// dispatcher, with its log entries. It does not wait for the disk: a
+// restart before the write finds the group as it was just before.
+func (s *State) forget(g logGroup) {
 	s.mu.Lock()
-	ops := []op{{bucket: bucketGroups, key: groupDBKey(g)}, {bucket: bucketOutbox, key: groupDBKey(g)}}
+	defer s.mu.Unlock()
+	ops := groupOps(g)
 	for k := range s.log[g] {
 		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
 	}
 	delete(s.log, g)
 	delete(s.groups, g)
-	s.mu.Unlock()
-	return s.commit(ops...)
+	s.queue(false, ops...)
+}
+
+// dropAlerts forgets a group's alerts, as a reload moves them into other
+// groups, without waiting for the disk.
+func (s *State) dropAlerts(g logGroup) {
+	if s.db == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue(false, op{bucket: bucketAlerts, key: groupAlertsPrefix(g), prefix: true})
+}
+
+// groupOps deletes a group's alerts and pending deliveries.
+func groupOps(g logGroup) []op {
+	return []op{
+		{bucket: bucketAlerts, key: groupAlertsPrefix(g), prefix: true},
+		{bucket: bucketOutbox, key: groupDBKey(g)},
+	}
 }
 
 // setRetryAfter records until when the vendor asked not to be called.
 func (s *State) setRetryAfter(k healthKey, until time.Time) error {
+	data, _ := until.MarshalText()
 	s.mu.Lock()
 	s.retryAfter[k] = until
+	done := s.queue(true, op{bucket: bucketRetryAfter, key: retryAfterDBKey(k), value: data})
 	s.mu.Unlock()
-	data, _ := until.MarshalText()
-	return s.commit(op{bucketRetryAfter, retryAfterDBKey(k), data})
+	return <-done
 }
 
 // retryAfterOf returns the integration's Retry-After window, forgetting it
@@ -448,8 +532,9 @@ func (s *State) retryAfterOf(k healthKey, now time.Time) (time.Time, bool) {
 		return until, ok
 	}
 	delete(s.retryAfter, k)
+	done := s.queue(true, op{bucket: bucketRetryAfter, key: retryAfterDBKey(k)})
 	s.mu.Unlock()
-	_ = s.commit(op{bucket: bucketRetryAfter, key: retryAfterDBKey(k)})
+	<-done
 	return time.Time{}, false
 }
 
@@ -478,8 +563,8 @@ func (s *State) restore() []restored {
 }
 
 // GC drops what has not changed for the retention: log entries of groups
-// the dispatcher no longer holds, and group records whose alerts all ended
-// longer ago. live reports whether the dispatcher still holds a group.
+// the dispatcher no longer holds, and the alerts and records of such
+// groups. live reports whether the dispatcher still holds a group.
 func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	s.mu.Lock()
 	cutoff := now.Add(-s.retention)
@@ -502,11 +587,12 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	}
 	for g, rec := range s.groups {
 		if !live(g) && rec.At.Before(cutoff) {
-			ops = append(ops, op{bucket: bucketGroups, key: groupDBKey(g)}, op{bucket: bucketOutbox, key: groupDBKey(g)})
+			ops = append(ops, groupOps(g)...)
 			delete(s.groups, g)
 			dropped++
 		}
 	}
+	done := s.queue(true, ops...)
 	s.mu.Unlock()
-	return dropped, s.commit(ops...)
+	return dropped, <-done
 }

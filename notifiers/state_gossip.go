@@ -66,10 +66,11 @@ func (s *State) Merge(b []byte) error {
 			continue
 		}
 		m[k] = ge.Entry
-		ops = append(ops, putOp(bucketLog, logDBKey(g, k), ge.Entry))
+		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k), value: encodeLogEntry(ge.Entry)})
 	}
+	done := s.queue(true, ops...)
 	s.mu.Unlock()
-	return s.commit(ops...)
+	return <-done
 }
 
 // gossip sends one entry this replica recorded to the others.

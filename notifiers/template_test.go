@@ -204,3 +204,31 @@ receivers:
 	require.Contains(t, errs[0].Error(), "tocsin.yml:10:17: title: template cannot render:")
 	require.Contains(t, errs[0].Error(), "index out of range")
 }
+
+// TestCheckTemplatesCoversAlertmanagersExtraKeys: the templates of Slack's
+// attachment keys, PagerDuty's images and links and Opsgenie's actions
+// and note are rendered by check config as every other template is.
+func TestCheckTemplatesCoversAlertmanagersExtraKeys(t *testing.T) {
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: r}
+receivers:
+- name: r
+  slack_configs:
+  - api_url: http://slack.example/hook
+    color: '{{ template "nope.color" . }}'
+    actions: [{type: button, text: '{{ template "nope.text" . }}', url: 'https://x.example/'}]
+  pagerduty_configs:
+  - routing_key: abc
+    links: [{href: '{{ template "nope.href" . }}'}]
+  opsgenie_configs:
+  - api_key: k
+    note: '{{ template "nope.note" . }}'
+`))
+	require.NoError(t, err)
+	errs := notifiers.CheckTemplates(cfg)
+	require.Len(t, errs, 4, "%v", errs)
+	for i, want := range []string{"tocsin.yml:7:", "tocsin.yml:8:", "tocsin.yml:11:", "tocsin.yml:14:"} {
+		require.Contains(t, errs[i].Error(), want)
+		require.Contains(t, errs[i].Error(), "not defined")
+	}
+}

@@ -51,12 +51,13 @@ type connState struct {
 	// dial, when set, checks that the broker accepts TCP connections.
 	dial func(ctx context.Context) error
 
-	mu      sync.Mutex
-	up      bool
-	gen     uint64
-	upCh    chan struct{} // closed while up
-	failCh  chan struct{} // closed and replaced when an attempt to connect fails
-	lastErr error
+	mu       sync.Mutex
+	up       bool
+	gen      uint64
+	upCh     chan struct{} // closed while up
+	failCh   chan struct{} // closed and replaced when an attempt to connect fails
+	lastErr  error
+	watchers map[*watcher]struct{} // told when an up connection goes down
 }
 
 func newConnState() *connState {
@@ -74,15 +75,45 @@ func (c *connState) setUp() {
 	}
 }
 
+// setDown records that the connection is down. When it was up, the
+// watchers are told, after the state says down, so that the run they start
+// sees the loss.
 func (c *connState) setDown(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err
+	}
 	if c.up {
 		c.up = false
 		c.upCh = make(chan struct{})
+		for w := range c.watchers {
+			w.d.notify()
+		}
 	}
-	if err != nil {
-		c.lastErr = err
+}
+
+// watcher is one registration of a drop signal; a prober whose send and
+// expect sides share a connection registers twice.
+type watcher struct{ d dropSignal }
+
+// watch tells d each time the connection, once up, goes down; the returned
+// function stops it. A nil d watches nothing.
+func (c *connState) watch(d dropSignal) (unwatch func()) {
+	if d == nil {
+		return func() {}
+	}
+	w := &watcher{d: d}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watchers == nil {
+		c.watchers = map[*watcher]struct{}{}
+	}
+	c.watchers[w] = struct{}{}
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.watchers, w)
 	}
 }
 

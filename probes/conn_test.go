@@ -134,3 +134,19 @@ func TestMQTTBrokerGoneFailsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestNATSAddress(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"nats://127.0.0.1:4333":                  "127.0.0.1:4333",
+		"nats://broker":                          "broker:4222",
+		"tls://broker":                           "broker:4222",
+		"ws://broker":                            "", // the default port is the web server's
+		"nats://a:4222,nats://b:4222":            "", // several servers: wait for the client
+		"nats://user:secret@broker.example:4222": "broker.example:4222",
+	} {
+		u, _, _, err := stripUserinfo(raw)
+		require.NoError(t, err)
+		require.Equal(t, want, natsAddress(u, raw), raw)
+	}
+}

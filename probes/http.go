@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"regexp"
@@ -218,19 +219,20 @@ func (t *phaseTrace) result() *HTTPPhases {
 }
 
 // httpSender sends the nonce as an HTTP request; connections are reused
-// between runs.
+// between runs, and one the server closes tells the probe's drop signal.
 type httpSender struct {
 	cfg       *configs.HTTPSend
 	client    *http.Client
 	transport *http.Transport
 }
 
-func newHTTPSender(cfg *configs.HTTPSend) (*httpSender, error) {
+func newHTTPSender(cfg *configs.HTTPSend, drops dropSignal) (*httpSender, error) {
 	tc, err := newTLSConfig(cfg.TLS, "")
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2}
+	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2,
+		DialContext: dialNotifyingDrops((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext, drops)}
 	return &httpSender{cfg: cfg, transport: tr, client: &http.Client{Transport: tr}}, nil
 }
 

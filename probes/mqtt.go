@@ -309,27 +309,33 @@ func topicMatches(filter, topic string) bool {
 
 // mqttSender publishes the nonce.
 type mqttSender struct {
-	conn  *mqttConn
-	topic string
-	qos   byte
+	conn    *mqttConn
+	topic   string
+	qos     byte
+	unwatch func()
 }
 
 func (s *mqttSender) send(ctx context.Context, payload []byte) (int, error) {
 	return 0, s.conn.publish(ctx, s.topic, s.qos, payload)
 }
 
-func (s *mqttSender) close() { s.conn.release() }
+func (s *mqttSender) close() {
+	s.unwatch()
+	s.conn.release()
+}
 
 // mqttExpecter subscribes for the nonce.
 type mqttExpecter struct {
-	conn   *mqttConn
-	filter string
-	m      *matcher
+	conn    *mqttConn
+	filter  string
+	m       *matcher
+	unwatch func()
 }
 
 func (e *mqttExpecter) ready(ctx context.Context) error { return e.conn.ensure(ctx, e.filter) }
 
 func (e *mqttExpecter) close() {
+	e.unwatch()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	e.conn.unsubscribe(ctx, e.m, e.filter)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -54,6 +57,11 @@ func (p *connPools) acquireNATS(t *configs.NATSTransport) (*natsConn, error) {
 		return c, nil
 	}
 	c := &natsConn{pools: p, key: key, refs: 1, state: newConnState(), subs: map[string]*natsSub{}}
+	// As for MQTT, a run that finds the connection down fails at once when
+	// the server refuses; with a list of servers, it waits for a reconnect.
+	if addr := natsAddress(u, t.URL); addr != "" {
+		c.state.dial = tcpDial(addr)
+	}
 	opts := []nats.Option{
 		nats.Name("tocsin " + p.replica),
 		nats.MaxReconnects(-1),
@@ -87,6 +95,22 @@ func (p *connPools) acquireNATS(t *configs.NATSTransport) (*natsConn, error) {
 	return c, nil
 }
 
+// natsAddress is the host:port of a single-server NATS URL, or "" for a
+// list of servers or a scheme whose default port is unknown.
+func natsAddress(u *url.URL, raw string) string {
+	if u.Hostname() == "" || strings.Contains(raw, ",") {
+		return ""
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "nats", "tls":
+		return net.JoinHostPort(u.Hostname(), "4222")
+	}
+	return ""
+}
+
 func (c *natsConn) release() {
 	p := c.pools
 	p.mu.Lock()
@@ -101,17 +125,18 @@ func (c *natsConn) release() {
 	}
 }
 
-func (p *connPools) natsSender(t *configs.NATSTransport) (sender, error) {
+func (p *connPools) natsSender(t *configs.NATSTransport, d dropSignal) (sender, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err
 	}
-	return &natsSender{conn: c, subject: t.Subject}, nil
+	return &natsSender{conn: c, subject: t.Subject, unwatch: c.state.watch(d)}, nil
 }
 
 type natsSender struct {
 	conn    *natsConn
 	subject string
+	unwatch func()
 }
 
 // send publishes and flushes, so that the server has the message when it returns.
@@ -128,9 +153,12 @@ func (s *natsSender) send(ctx context.Context, payload []byte) (int, error) {
 	return 0, nil
 }
 
-func (s *natsSender) close() { s.conn.release() }
+func (s *natsSender) close() {
+	s.unwatch()
+	s.conn.release()
+}
 
-func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher) (expecter, error) {
+func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher, d dropSignal) (expecter, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err
@@ -156,13 +184,14 @@ func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher) (expecter
 	}
 	s.matchers[m] = struct{}{}
 	c.mu.Unlock()
-	return &natsExpecter{conn: c, subject: t.Subject, m: m}, nil
+	return &natsExpecter{conn: c, subject: t.Subject, m: m, unwatch: c.state.watch(d)}, nil
 }
 
 type natsExpecter struct {
 	conn    *natsConn
 	subject string
 	m       *matcher
+	unwatch func()
 }
 
 // ready waits for the connection and, once per connection, for the server
@@ -191,6 +220,7 @@ func (e *natsExpecter) ready(ctx context.Context) error {
 }
 
 func (e *natsExpecter) close() {
+	e.unwatch()
 	c := e.conn
 	c.mu.Lock()
 	if s, ok := c.subs[e.subject]; ok {

@@ -36,13 +36,14 @@ type RoundTrip struct {
 	send   sender
 	expect expecter
 	m      *matcher
+	drops  dropSignal         // a long-lived connection of send or expect dropped
 	body   *template.Template // nil: the default JSON payload
 	pools  *connPools
 	owned  bool // pools are private to this prober
 }
 
 func newRoundTrip(b *base, cfg *configs.RoundTripProbe, opts Options) (_ *RoundTrip, err error) {
-	p := &RoundTrip{base: b, pools: opts.conns}
+	p := &RoundTrip{base: b, pools: opts.conns, drops: newDropSignal()}
 	if p.pools == nil {
 		p.pools, p.owned = newConnPools(opts.Replica, b.logger), true
 	}
@@ -69,9 +70,9 @@ func (p *RoundTrip) newExpecter(e *configs.RoundTripExpect, ep *Endpoints) (expe
 			return nil, err
 		}
 		c.subscribe(p.m, e.MQTT.Topic, e.MQTT.QoS)
-		return &mqttExpecter{conn: c, filter: e.MQTT.Topic, m: p.m}, nil
+		return &mqttExpecter{conn: c, filter: e.MQTT.Topic, m: p.m, unwatch: c.state.watch(p.drops)}, nil
 	case e.NATS != nil:
-		return p.pools.natsExpecter(e.NATS, p.m)
+		return p.pools.natsExpecter(e.NATS, p.m, p.drops)
 	case e.SSE != nil:
 		return p.pools.sseExpecter(e.SSE, p.m)
 	case e.Webhook != nil:
@@ -87,9 +88,9 @@ func (p *RoundTrip) newSender(s *configs.RoundTripSend) (sender, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &mqttSender{conn: c, topic: s.MQTT.Topic, qos: s.MQTT.QoS}, nil
+		return &mqttSender{conn: c, topic: s.MQTT.Topic, qos: s.MQTT.QoS, unwatch: c.state.watch(p.drops)}, nil
 	case s.NATS != nil:
-		return p.pools.natsSender(s.NATS)
+		return p.pools.natsSender(s.NATS, p.drops)
 	case s.HTTP != nil:
 		if s.HTTP.Body != "" {
 			t, err := template.New("body").Option("missingkey=error").Parse(s.HTTP.Body)
@@ -98,7 +99,7 @@ func (p *RoundTrip) newSender(s *configs.RoundTripSend) (sender, error) {
 			}
 			p.body = t
 		}
-		return newHTTPSender(s.HTTP)
+		return newHTTPSender(s.HTTP, p.drops)
 	}
 	return nil, errors.New("no transport set")
 }
@@ -136,6 +137,9 @@ func (p *RoundTrip) Probe(ctx context.Context) Result {
 	}
 	return p.finish(&r)
 }
+
+// dropped tells the scheduler when a connection of the probe drops.
+func (p *RoundTrip) dropped() dropSignal { return p.drops }
 
 // payload renders the message carrying nonce.
 func (p *RoundTrip) payload(nonce string, at time.Time) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"golang.org/x/time/rate"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 )
@@ -40,14 +41,17 @@ type SchedulerOptions struct {
 // Scheduler runs every probe on its own goroutine at its interval, the
 // starts spread over the interval, never two runs of one probe at once and
 // at most MaxConcurrent runs in all. Probes of the same broker share
-// connections. It is also the prometheus.Collector of the latest Results
-// and serves the push endpoints (Handler).
+// connections; when one of a probe's long-lived connections drops, the
+// probe runs at once, within the bounds of drop.go. It is also the
+// prometheus.Collector of the latest Results and serves the push endpoints
+// (Handler).
 type Scheduler struct {
 	opts      SchedulerOptions
 	logger    *slog.Logger
 	sem       chan struct{}
 	pools     *connPools
 	endpoints *Endpoints
+	drops     *dropLimits
 
 	updateMu sync.Mutex // one Update at a time
 
@@ -62,8 +66,10 @@ type Scheduler struct {
 type runner struct {
 	cfg    *configs.ProbeConfig
 	prober Prober
-	cancel context.CancelFunc
-	done   chan struct{}
+	// dropRuns bounds the extra runs this probe gets for dropped connections.
+	dropRuns *rate.Limiter
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // NewScheduler builds probers for probes; nothing runs before Run.
@@ -83,6 +89,7 @@ func NewScheduler(probes []*configs.ProbeConfig, opts SchedulerOptions) (*Schedu
 		sem:       make(chan struct{}, opts.MaxConcurrent),
 		pools:     newConnPools(opts.Replica, opts.Logger),
 		endpoints: NewEndpoints(opts.Now),
+		drops:     newDropLimits(),
 		runners:   map[string]*runner{},
 		latest:    map[string]*Result{},
 	}
@@ -154,7 +161,7 @@ func (s *Scheduler) Update(probes []*configs.ProbeConfig) error {
 			errs = append(errs, err)
 			continue
 		}
-		built[cfg.Name] = &runner{cfg: cfg, prober: p}
+		built[cfg.Name] = &runner{cfg: cfg, prober: p, dropRuns: probeDropLimiter(time.Duration(cfg.Interval))}
 	}
 	if len(errs) > 0 {
 		for _, r := range built {
@@ -193,6 +200,11 @@ func (s *Scheduler) Update(probes []*configs.ProbeConfig) error {
 			s.start(r)
 		}
 	}
+	intervals := make([]time.Duration, 0, len(s.runners))
+	for _, r := range s.runners {
+		intervals = append(intervals, time.Duration(r.cfg.Interval))
+	}
+	s.drops.setRate(s.opts.Now(), intervals)
 	s.mu.Unlock()
 	// The new prober of a changed probe already holds the shared
 	// connections, so stopping the old one does not drop them.
@@ -243,6 +255,10 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 	if w, ok := r.prober.(waker); ok {
 		wake = w.wake()
 	}
+	var drops dropSignal // nil (never ready) for probers without connections
+	if d, ok := r.prober.(dropper); ok {
+		drops = d.dropped()
+	}
 	timer := time.NewTimer(s.untilNext(r, interval))
 	defer timer.Stop()
 	var lastReason Reason
@@ -252,7 +268,12 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 			return
 		case <-timer.C:
 		case <-wake:
+		case <-drops:
+			if !s.runOnDrop(ctx, r, interval) {
+				continue
+			}
 		}
+		drops.drain() // this run sees a drop signalled before it starts
 		select {
 		case s.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -266,6 +287,13 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 		s.deliver(res, &lastReason)
 		timer.Reset(s.untilNext(r, interval))
 	}
+}
+
+// runOnDrop decides whether a dropped connection earns r a run now, and
+// waits for its turn when many probes asked at once.
+func (s *Scheduler) runOnDrop(ctx context.Context, r *runner, interval time.Duration) bool {
+	wait, ok := s.drops.admit(s.opts.Now(), r.dropRuns, s.untilNext(r, interval))
+	return ok && sleep(ctx, wait)
 }
 
 // untilNext is how long until r's next run: its next slot, or sooner the

@@ -603,7 +603,8 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 	}
 	buf := &alertBuffer{}
 	gctx := context.WithValue(ctx, alertBufferKey{}, buf)
-	began := time.Now()
+	// Timed on the evaluator's clock, as the spacing it sets is.
+	began := e.opts.Now()
 	promrules.DefaultEvalIterationFunc(gctx, g.g, ts)
 	if g.restore {
 		if g.restoreForState(ts) {
@@ -618,7 +619,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 			g.restore, g.restored = false, nil
 		}
 	}
-	g.last, g.evaluated, g.took = ts, now, time.Since(began)
+	g.last, g.evaluated, g.took = ts, now, e.opts.Now().Sub(began)
 	g.fires = pendingUntil(g.g)
 	if !now.Before(g.next) {
 		g.next = now.Add(g.g.Interval())

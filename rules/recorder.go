@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/wlog"
 )
 
 // Sample is one value of one series, as the recorder stores it.
@@ -49,6 +50,9 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the TSDB's metrics.
 	Registerer prometheus.Registerer
+	// WriteNotified, when set, is told after each write to the WAL, so
+	// that readers of the WAL (remote_write's queues) need not poll it.
+	WriteNotified wlog.WriteNotified
 }
 
 // The TSDB head's sizes (see OpenRecorder).
@@ -94,6 +98,9 @@ func OpenRecorder(opts RecorderOptions) (*Recorder, error) {
 	db, err := tsdb.Open(opts.Dir, logger, opts.Registerer, to, nil)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: open TSDB in %s: %w", opts.Dir, err)
+	}
+	if opts.WriteNotified != nil {
+		db.SetWriteNotified(opts.WriteNotified)
 	}
 	return &Recorder{db: db}, nil
 }

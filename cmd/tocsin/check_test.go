@@ -58,7 +58,7 @@ probes:
 	require.Equal(t, 1, code)
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	require.Equal(t, []string{
-		bad + `:3:3: unknown key "bogus" in global; valid keys: external_labels, http_config, opsgenie_api_key, opsgenie_api_key_file, opsgenie_api_url, pagerduty_url, replica, scrape_defaults, slack_api_url, slack_api_url_file, smtp_auth_password, smtp_auth_password_file, smtp_auth_username, smtp_from, smtp_hello, smtp_require_tls, smtp_smarthost`,
+		bad + `:3:3: unknown key "bogus" in global; valid keys: external_labels, http_config, opsgenie_api_key, opsgenie_api_key_file, opsgenie_api_url, pagerduty_url, replica, resolve_timeout, scrape_defaults, slack_api_url, slack_api_url_file, slack_app_token, slack_app_token_file, slack_app_url, smtp_auth_identity, smtp_auth_password, smtp_auth_password_file, smtp_auth_secret, smtp_auth_secret_file, smtp_auth_username, smtp_force_implicit_tls, smtp_from, smtp_hello, smtp_require_tls, smtp_smarthost, smtp_tls_config`,
 		bad + `:6:13: unknown unit "x" in duration "2x"`,
 		bad + `:8:9: probe name "a" is used more than once`,
 	}, lines)
@@ -157,4 +157,14 @@ func TestCheckWebConfig(t *testing.T) {
 	code, _, errOut := runCLI(t, "check", "web-config", good, bad)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, bad+": ")
+}
+
+// The shipped config passes tocsin's own check, as a user's first
+// `tocsin check config configs/tocsin.yml` would. (The deployment examples
+// read secret files from the host; examples/deploy_test.go checks them.)
+func TestShippedConfigPassesCheck(t *testing.T) {
+	const file = "../../configs/tocsin.yml"
+	code, out, errOut := runCLI(t, "check", "config", file)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, file+": OK")
 }

@@ -12,12 +12,14 @@ stop() {
 	done
 }
 
-# free_port prints a port of 127.0.0.1 that nothing listens on, below Linux's range of ephemeral
-# ports (32768 and up), where a thousand probes' own connections would take it.
+# free_port prints a port of 127.0.0.1 that nothing listens on, below the kernel's ephemeral
+# range: on a busy machine, other processes' outgoing connections take ephemeral ports between
+# this check and the bind.
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

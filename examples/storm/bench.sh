@@ -8,13 +8,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 go build -o "$work/tocsin" ./cmd/tocsin
-src=$(go list -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
-cp -R "$src" "$work/alertmanager-src"
-chmod -R u+w "$work/alertmanager-src"
-# The module has no built web UI, which Alertmanager embeds: a stub page
-# lets it build; the API does not need the UI.
-mkdir -p "$work/alertmanager-src/ui/app/dist"
-echo '<!doctype html><title>Alertmanager</title>' >"$work/alertmanager-src/ui/app/dist/index.html"
-(cd "$work/alertmanager-src" && go build -o "$work/alertmanager" ./cmd/alertmanager)
+examples/storm/build-alertmanager.sh "$work"
 
 go run ./examples/storm --tocsin "$work/tocsin" --alertmanager "$work/alertmanager" "$@"

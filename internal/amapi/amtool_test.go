@@ -80,3 +80,16 @@ func TestAmtoolAlertAddPages(t *testing.T) {
 	require.Contains(t, out, "no message passes")
 	require.Contains(t, out, `service="broker"`)
 }
+
+// TestAmtoolConfigShow: amtool prints the receivers' integrations, with
+// their secrets masked, and tocsin's own keys as comments.
+func TestAmtoolConfigShow(t *testing.T) {
+	e := newEnv(t, amapi.Options{})
+	out := e.amtool(t, "config", "show")
+	require.Contains(t, out, "webhook_configs:")
+	require.Contains(t, out, "url: <secret>")
+	require.Contains(t, out, `target_matchers:`)
+	require.Contains(t, out, "# strategy: all")
+	require.NotContains(t, out, "s3cr3t")
+	require.NotContains(t, out, e.vendor.APIURL())
+}

@@ -56,12 +56,9 @@ type Options struct {
 	// /api/v2/status; without it the cluster status is "disabled".
 	Peer amcluster.ClusterPeer
 	// Started is shown as the uptime of /api/v2/status.
-	Started time.Time
-	// ResolveTimeout ends an alert that arrives without endsAt when it is
-	// not sent again (default notifiers.DefaultResolveTimeout).
-	ResolveTimeout time.Duration
-	MaxBodyBytes   int64
-	Logger         *slog.Logger
+	Started      time.Time
+	MaxBodyBytes int64
+	Logger       *slog.Logger
 	// Now tells the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -74,9 +71,6 @@ type API struct {
 
 // New returns the API; mount it on Prefix.
 func New(opts Options) *API {
-	if opts.ResolveTimeout <= 0 {
-		opts.ResolveTimeout = notifiers.DefaultResolveTimeout
-	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -2,15 +2,20 @@ package amapi_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	amcluster "github.com/prometheus/alertmanager/cluster"
 	amconfig "github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/amapi"
 )
 
@@ -150,7 +155,7 @@ func TestStatusShowsTheCluster(t *testing.T) {
 }
 
 // TestAlertsEndOnEndsAtOrAfterTheResolveTimeout: an alert resolves at its
-// endsAt, and one sent without endsAt resolves after the resolve timeout
+// endsAt, and one sent without endsAt resolves after global.resolve_timeout
 // unless it is sent again; the vendor hears both resolves.
 func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 	for _, tc := range []struct {
@@ -160,7 +165,7 @@ func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 		{"resolve timeout", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, amapi.Options{ResolveTimeout: time.Second})
+			e := newEnvWith(t, amapi.Options{}, func(cfg *configs.Config) { cfg.Global.ResolveTimeout = model.Duration(time.Second) })
 			code, body := e.post(t, "/api/v2/alerts", `[{"labels": {"alertname": "A", "service": "s"}`+tc.endsAt+`}]`)
 			require.Equal(t, 200, code, body)
 			require.Equal(t, []string{"A"}, e.nextPage(t))
@@ -171,4 +176,112 @@ func TestAlertsEndOnEndsAtOrAfterTheResolveTimeout(t *testing.T) {
 			require.JSONEq(t, `[]`, body, "a resolved alert is not listed")
 		})
 	}
+}
+
+// TestAlertStatusSaysWhatSuppressesIt: an alert's status names the
+// silences that mute it and the alerts that inhibit it, as Alertmanager's
+// does, and the active, silenced and inhibited flags select by it.
+func TestAlertStatusSaysWhatSuppressesIt(t *testing.T) {
+	e := newEnv(t, amapi.Options{})
+	id := strings.TrimSpace(e.amtool(t, "silence", "add", "alertname=ApiSlow", "--duration=1h", "--comment=c", "--author=a"))
+	code, body := e.post(t, "/api/v2/alerts", `[
+		{"labels": {"alertname": "SiteDown", "service": "broker"}},
+		{"labels": {"alertname": "BrokerSlow", "service": "broker", "severity": "warning"}},
+		{"labels": {"alertname": "ApiSlow", "service": "api", "severity": "warning"}},
+		{"labels": {"alertname": "ApiDown", "service": "api"}}]`)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, []string{"ApiDown", "SiteDown"}, e.pagedTogether(t, 2), "each group pages its one unsuppressed alert")
+	siteDown := model.LabelSet{"alertname": "SiteDown", "service": "broker"}.Fingerprint().String()
+
+	type status struct {
+		State       string
+		SilencedBy  []string
+		InhibitedBy []string
+	}
+	query := func(t *testing.T, path string) map[string]status {
+		t.Helper()
+		code, body := e.get(t, path)
+		require.Equal(t, 200, code, body)
+		var alerts []struct {
+			Labels map[string]string
+			Status status
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &alerts))
+		out := map[string]status{}
+		for _, a := range alerts {
+			out[a.Labels["alertname"]] = a.Status
+		}
+		return out
+	}
+	active := status{State: "active", SilencedBy: []string{}, InhibitedBy: []string{}}
+	all := query(t, "/api/v2/alerts")
+	require.Equal(t, map[string]status{
+		"SiteDown":   active,
+		"ApiDown":    active,
+		"BrokerSlow": {State: "suppressed", SilencedBy: []string{}, InhibitedBy: []string{siteDown}},
+		"ApiSlow":    {State: "suppressed", SilencedBy: []string{id}, InhibitedBy: []string{}},
+	}, all)
+
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"inhibited=false", []string{"ApiDown", "ApiSlow", "SiteDown"}},
+		{"silenced=false", []string{"ApiDown", "BrokerSlow", "SiteDown"}},
+		{"silenced=false&inhibited=false", []string{"ApiDown", "SiteDown"}},
+		{"active=false", []string{"ApiSlow", "BrokerSlow"}},
+		{"active=false&silenced=false", []string{"BrokerSlow"}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			got := query(t, "/api/v2/alerts?"+tc.query)
+			require.ElementsMatch(t, tc.want, slices.Collect(maps.Keys(got)))
+		})
+	}
+
+	code, body = e.get(t, "/api/v2/alerts/groups?active=false")
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, `"inhibitedBy":["`+siteDown+`"]`, "groups show the same status")
+	require.Contains(t, e.amtool(t, "alert", "query", "--inhibited"), "BrokerSlow")
+	require.NotContains(t, e.amtool(t, "alert", "query"), "BrokerSlow", "amtool hides inhibited alerts by default")
+}
+
+// TestGroupsShowTheTimeIntervalsThatMuteThem: a group that a time interval
+// mutes shows it in its alerts' mutedBy, as suppressed, and muted=false
+// leaves it out, as in Alertmanager.
+func TestGroupsShowTheTimeIntervalsThatMuteThem(t *testing.T) {
+	e := newEnvWith(t, amapi.Options{}, func(cfg *configs.Config) {
+		cfg.TimeIntervals = []*configs.TimeInterval{{Name: "always", TimeIntervals: []timeinterval.TimeInterval{{}}}}
+		cfg.Route.Routes = append([]*configs.Route{{Receiver: "chat", Matchers: []string{`severity="quiet"`}, MuteTimeIntervals: []string{"always"}}}, cfg.Route.Routes...)
+	})
+	code, body := e.post(t, "/api/v2/alerts", `[
+		{"labels": {"alertname": "Quiet", "service": "q", "severity": "quiet"}},
+		{"labels": {"alertname": "Loud", "service": "l"}}]`)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, []string{"Loud"}, e.nextPage(t), "the muted group sends nothing")
+
+	type group struct {
+		Alerts []struct {
+			Labels map[string]string
+			Status struct {
+				State   string
+				MutedBy []string
+			}
+		}
+	}
+	var groups []group
+	code, body = e.get(t, "/api/v2/alerts/groups")
+	require.Equal(t, 200, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &groups))
+	require.Len(t, groups, 2)
+	quiet := groups[0].Alerts[0]
+	require.Equal(t, "Quiet", quiet.Labels["alertname"])
+	require.Equal(t, "suppressed", quiet.Status.State)
+	require.Equal(t, []string{"always"}, quiet.Status.MutedBy)
+	require.Empty(t, groups[1].Alerts[0].Status.MutedBy)
+
+	code, body = e.get(t, "/api/v2/alerts/groups?muted=false")
+	require.Equal(t, 200, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &groups))
+	require.Len(t, groups, 1)
+	require.Equal(t, "Loud", groups[0].Alerts[0].Labels["alertname"])
 }

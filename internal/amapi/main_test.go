@@ -89,6 +89,9 @@ func testConfig(vendorURL string) *configs.Config {
 			GroupWait: &wait, GroupInterval: &interval, RepeatInterval: &repeat,
 			Routes: []*configs.Route{{Receiver: "chat", Matchers: []string{`severity="info"`}}},
 		},
+		InhibitRules: []*configs.InhibitRule{{
+			SourceMatchers: []string{`alertname="SiteDown"`}, TargetMatchers: []string{`severity="warning"`}, Equal: []string{"service"},
+		}},
 		Receivers: []*configs.ReceiverConfig{
 			{Name: "oncall", Strategy: configs.StrategyAll, WebhookConfigs: []*configs.WebhookConfig{{
 				URL: config.Secret(vendorURL),
@@ -102,11 +105,18 @@ func testConfig(vendorURL string) *configs.Config {
 
 func newEnv(t testing.TB, opts amapi.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, func(*configs.Config) {})
+}
+
+// newEnvWith is newEnv with a change to the test config.
+func newEnvWith(t testing.TB, opts amapi.Options, change func(*configs.Config)) *env {
+	t.Helper()
 	e := &env{pages: make(chan notifiertest.Page, 100)}
 	e.vendor = notifiertest.NewWebhook(notifiertest.OnPage(func(p notifiertest.Page) { e.pages <- p }))
 	t.Cleanup(e.vendor.Close)
 	cfg := testConfig(e.vendor.APIURL())
-	route, err := notifiers.NewRoute(cfg.Route)
+	change(cfg)
+	route, err := notifiers.NewRouteFromConfig(cfg)
 	require.NoError(t, err)
 	var receivers []*notifiers.Receiver
 	for _, rc := range cfg.Receivers {
@@ -151,6 +161,31 @@ func (e *env) nextPage(t *testing.T) []string {
 	for _, a := range msg.Alerts {
 		if a.Status == "firing" {
 			names = append(names, a.Labels["alertname"])
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// pagedTogether waits for n pages, which may arrive at once from
+// different groups, and returns the names of the firing alerts of all.
+func (e *env) pagedTogether(t *testing.T, n int) []string {
+	t.Helper()
+	for range n {
+		select {
+		case <-e.pages:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no page arrived")
+		}
+	}
+	var names []string
+	for _, r := range e.vendor.Requests() {
+		msg, err := notifiertest.DecodeWebhook(r.Body)
+		require.NoError(t, err)
+		for _, a := range msg.Alerts {
+			if a.Status == "firing" {
+				names = append(names, a.Labels["alertname"])
+			}
 		}
 	}
 	slices.Sort(names)

@@ -73,62 +73,221 @@ func (a *API) config() *configs.Config {
 	return a.opts.Config()
 }
 
-// amRoute is a route as Alertmanager's config file writes it.
-type amRoute struct {
-	Receiver       string            `yaml:"receiver,omitempty"`
-	GroupBy        []model.LabelName `yaml:"group_by,omitempty"`
-	Matchers       []string          `yaml:"matchers,omitempty"`
-	Match          map[string]string `yaml:"match,omitempty"`
-	MatchRE        map[string]string `yaml:"match_re,omitempty"`
-	MuteTimes      []string          `yaml:"mute_time_intervals,omitempty"`
-	ActiveTimes    []string          `yaml:"active_time_intervals,omitempty"`
-	Continue       bool              `yaml:"continue,omitempty"`
-	GroupWait      *model.Duration   `yaml:"group_wait,omitempty"`
-	GroupInterval  *model.Duration   `yaml:"group_interval,omitempty"`
-	RepeatInterval *model.Duration   `yaml:"repeat_interval,omitempty"`
-	Routes         []*amRoute        `yaml:"routes,omitempty"`
-}
-
-type amReceiver struct {
-	Name string `yaml:"name"`
-}
-
-// alertmanagerConfig writes the route tree, the receivers' names, the
-// inhibit rules and the time intervals of cfg as an Alertmanager config,
-// which is what clients of the API parse (amtool config routes).
-// Receivers are listed by name only: their integrations carry secrets and
-// tocsin-only keys (strategy, *_file) that Alertmanager would refuse.
+// alertmanagerConfig writes the notification part of cfg (the global
+// integration defaults, the route tree, the receivers with their
+// integrations, the inhibit rules, time intervals and templates) as an
+// Alertmanager config file, as Alertmanager's status shows its own loaded
+// config: with defaults filled in and every secret shown as <secret>.
+// amtool config show prints it, and amtool config routes reads it with
+// Alertmanager's strict loader, so what only tocsin has (a receiver's
+// strategy, Twilio and dead-man integrations, an STARTTLS policy of none)
+// is written as comments, and what tocsin names differently is written
+// under Alertmanager's name.
 func alertmanagerConfig(cfg *configs.Config) (string, error) {
 	if cfg == nil || cfg.Route == nil {
 		return "", nil
 	}
-	c := struct {
-		Route             *amRoute                `yaml:"route"`
-		Receivers         []amReceiver            `yaml:"receivers"`
-		InhibitRules      []*configs.InhibitRule  `yaml:"inhibit_rules,omitempty"`
-		TimeIntervals     []*configs.TimeInterval `yaml:"time_intervals,omitempty"`
-		MuteTimeIntervals []*configs.TimeInterval `yaml:"mute_time_intervals,omitempty"`
-	}{Route: toAMRoute(cfg.Route), InhibitRules: cfg.InhibitRules, TimeIntervals: cfg.TimeIntervals, MuteTimeIntervals: cfg.MuteTimeIntervals}
-	for _, rc := range cfg.Receivers {
-		c.Receivers = append(c.Receivers, amReceiver{Name: rc.Name})
+	doc := struct {
+		Global struct {
+			ResolveTimeout              model.Duration `yaml:"resolve_timeout,omitempty"`
+			configs.IntegrationDefaults `yaml:",inline"`
+		} `yaml:"global"`
+		Route             *configs.Route            `yaml:"route"`
+		Receivers         []*configs.ReceiverConfig `yaml:"receivers"`
+		InhibitRules      []*configs.InhibitRule    `yaml:"inhibit_rules,omitempty"`
+		TimeIntervals     []*configs.TimeInterval   `yaml:"time_intervals,omitempty"`
+		MuteTimeIntervals []*configs.TimeInterval   `yaml:"mute_time_intervals,omitempty"`
+		Templates         []string                  `yaml:"templates,omitempty"`
+	}{Route: cfg.Route, Receivers: cfg.Receivers, InhibitRules: cfg.InhibitRules, TimeIntervals: cfg.TimeIntervals, MuteTimeIntervals: cfg.MuteTimeIntervals, Templates: cfg.Templates}
+	doc.Global.ResolveTimeout = cfg.Global.ResolveTimeout
+	doc.Global.IntegrationDefaults = cfg.Global.IntegrationDefaults
+	var root yaml.Node
+	if err := root.Encode(doc); err != nil {
+		return "", err
 	}
+	// The receivers are rewritten in the encoded tree, where what
+	// Alertmanager lacks can become comments.
+	receivers := valueNode(&root, "receivers")
+	for i, rc := range cfg.Receivers {
+		if rc != nil && i < len(receivers.Content) {
+			amReceiver(receivers.Content[i], rc)
+		}
+	}
+	amKeys(&root)
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(&root); err != nil {
 		return "", err
 	}
 	return b.String(), enc.Close()
 }
 
-func toAMRoute(r *configs.Route) *amRoute {
-	out := &amRoute{
-		Receiver: r.Receiver, GroupBy: r.GroupBy, Matchers: r.Matchers, Continue: r.Continue,
-		Match: r.Match, MatchRE: r.MatchRE, MuteTimes: r.MuteTimeIntervals, ActiveTimes: r.ActiveTimeIntervals,
-		GroupWait: r.GroupWait, GroupInterval: r.GroupInterval, RepeatInterval: r.RepeatInterval,
+// amReceiver rewrites an encoded receiver as Alertmanager writes one.
+func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
+	var tocsinOnly []string
+	for _, key := range []string{"strategy", "failover_after", "twilio_configs", "deadman_configs"} {
+		if v := removeKey(n, key); v != nil {
+			tocsinOnly = append(tocsinOnly, yamlText(key, v))
+		}
 	}
-	for _, c := range r.Routes {
-		out.Routes = append(out.Routes, toAMRoute(c))
+	if len(tocsinOnly) > 0 {
+		addComment(n, "tocsin only, which Alertmanager does not have:\n"+strings.Join(tocsinOnly, "\n"))
 	}
-	return out
+	// Alertmanager has timeout on slack, webhook and pagerduty only.
+	for _, key := range []string{"opsgenie_configs", "email_configs", "msteams_configs"} {
+		if v := valueNode(n, key); v != nil {
+			for _, item := range v.Content {
+				if t := removeKey(item, "timeout"); t != nil {
+					addComment(item, "tocsin only: timeout: "+t.Value)
+				}
+			}
+		}
+	}
+	if k := keyNode(n, "msteams_configs"); k != nil {
+		k.Value, k.LineComment = "msteamsv2_configs", "tocsin's msteams_configs"
+	}
+	if v := valueNode(n, "opsgenie_configs"); v != nil {
+		for i, og := range rc.OpsgenieConfigs {
+			if og != nil && og.Region != "" && i < len(v.Content) {
+				removeKey(v.Content[i], "region")
+				setKey(v.Content[i], "api_url", og.OpsgenieBaseURL(), "tocsin's region: "+og.Region)
+			}
+		}
+	}
+	if v := valueNode(n, "slack_configs"); v != nil {
+		for i, sc := range rc.SlackConfigs {
+			if sc == nil || i >= len(v.Content) {
+				continue
+			}
+			// Alertmanager's loader takes update_message only next to
+			// an api_url it can read, which <secret> is not, and fails
+			// on it next to app_token.
+			if u := removeKey(v.Content[i], "update_message"); u != nil {
+				addComment(v.Content[i], "tocsin only: update_message: "+u.Value)
+			}
+			if sc.Token != "" || sc.TokenFile != "" {
+				amSlackApp(v.Content[i], sc)
+			}
+		}
+	}
+}
+
+// amSlackApp writes tocsin's bot mode (token and the Web API base in
+// api_url) as Alertmanager's app_token and app_url.
+func amSlackApp(n *yaml.Node, sc *configs.SlackConfig) {
+	for _, r := range [][2]string{{"token", "app_token"}, {"token_file", "app_token_file"}} {
+		if k := keyNode(n, r[0]); k != nil {
+			k.Value = r[1]
+		}
+	}
+	removeKey(n, "api_url")
+	base := string(sc.APIURL)
+	if base == "" {
+		base = configs.DefaultSlackAPIURL
+	}
+	setKey(n, "app_url", strings.TrimSuffix(base, "/")+"/chat.postMessage", "")
+}
+
+// amKeys rewrites, in every mapping under n, what Alertmanager's loader
+// reads differently: a secret loaded from a *_file is shown by its file
+// only (Alertmanager refuses both), and an STARTTLS policy is its boolean
+// require_tls.
+func amKeys(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		var loaded []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if key := n.Content[i].Value; strings.HasSuffix(key, "_file") && n.Content[i+1].Value != "" {
+				loaded = append(loaded, strings.TrimSuffix(key, "_file"))
+			}
+		}
+		for _, key := range loaded {
+			removeKey(n, key)
+		}
+		for _, key := range []string{"require_tls", "smtp_require_tls"} {
+			v := valueNode(n, key)
+			if v == nil {
+				continue
+			}
+			switch configs.TLSPolicy(v.Value) {
+			case configs.TLSMandatory:
+				v.Value, v.Tag = "true", "!!bool"
+			case configs.TLSOpportunistic:
+				v.Value, v.Tag = "false", "!!bool"
+			default:
+				removeKey(n, key)
+				addComment(n, "tocsin only: "+key+": "+v.Value)
+			}
+		}
+	}
+	for _, c := range n.Content {
+		amKeys(c)
+	}
+}
+
+// keyNode and valueNode find a key of a mapping and its value.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	if i := keyIndex(n, key); i >= 0 {
+		return n.Content[i]
+	}
+	return nil
+}
+
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if i := keyIndex(n, key); i >= 0 {
+		return n.Content[i+1]
+	}
+	return nil
+}
+
+func keyIndex(n *yaml.Node, key string) int {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return -1
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeKey drops a key from a mapping and returns its value.
+func removeKey(n *yaml.Node, key string) *yaml.Node {
+	i := keyIndex(n, key)
+	if i < 0 {
+		return nil
+	}
+	v := n.Content[i+1]
+	n.Content = slices.Delete(n.Content, i, i+2)
+	return v
+}
+
+// setKey sets a string value in a mapping, with a comment on its line.
+func setKey(n *yaml.Node, key, value, comment string) {
+	removeKey(n, key)
+	n.Content = append(n.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Value: key, LineComment: comment},
+		&yaml.Node{Kind: yaml.ScalarNode, Value: value})
+}
+
+// addComment adds a line to the comment above a mapping.
+func addComment(n *yaml.Node, text string) {
+	if len(n.Content) == 0 {
+		return
+	}
+	first := n.Content[0]
+	if first.HeadComment != "" {
+		first.HeadComment += "\n"
+	}
+	first.HeadComment += text
+}
+
+// yamlText is key: value as YAML text, for a comment.
+func yamlText(key string, v *yaml.Node) string {
+	b, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: key}, v}})
+	if err != nil {
+		return key + ": (not shown)"
+	}
+	return strings.TrimRight(string(b), "\n")
 }

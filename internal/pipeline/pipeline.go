@@ -19,6 +19,7 @@ import (
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/cluster"
+	"github.com/tocsin-alerting/tocsin/internal/remotewrite"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/notifiers/integrations"
 	"github.com/tocsin-alerting/tocsin/probes"
@@ -67,6 +68,7 @@ type Pipeline struct {
 	dispatcher *notifiers.Dispatcher
 	state      *notifiers.State
 	peer       *cluster.Peer
+	remote     *remotewrite.Writer
 	running    bool
 	started    time.Time
 
@@ -112,21 +114,37 @@ func (p *Pipeline) Apply(_ context.Context, cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := remotewrite.Check(cfg); err != nil {
+		return err
+	}
 
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cfg == nil {
-		if err := p.build(cfg, ruleFiles, route, receivers); err != nil {
-			return err
-		}
-	} else if err := p.update(cfg, ruleFiles, route, receivers); err != nil {
+	first := p.cfg == nil
+	if first {
+		err = p.build(cfg, ruleFiles, route, receivers)
+	} else {
+		err = p.update(cfg, ruleFiles, route, receivers)
+	}
+	if err != nil {
+		p.mu.Unlock()
 		return err
 	}
 	p.cfg = cfg
 	p.logSummary(cfg, receivers)
+	remote := p.remote
+	p.mu.Unlock()
 	for _, w := range cfg.RuleFileWarnings() {
 		// A typo in a path would leave tocsin without the rules it names.
 		p.logger.Warn(w.Error())
+	}
+	if !first {
+		// Outside the lock: the queue of a changed entry drains for up to
+		// its flush deadline, and the probes' push endpoints must not wait.
+		// Check has built every client, so this does not fail on the
+		// entries themselves.
+		if err := remote.Apply(cfg, labelsFromSet(externalLabels(cfg))); err != nil {
+			p.logger.Error("applying remote_write failed", "err", err)
+		}
 	}
 	return nil
 }
@@ -182,11 +200,17 @@ func externalLabels(cfg *configs.Config) model.LabelSet {
 
 func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifiers.Route, receivers []*notifiers.Receiver) error {
 	reg := p.settings.Registerer
-	rec, err := rules.OpenRecorder(rules.RecorderOptions{
+	remote := remotewrite.New(remotewrite.Options{
 		Dir:        cfg.Storage.Path,
-		Retention:  time.Duration(cfg.Storage.Retention),
-		Logger:     p.logger.With("component", "tsdb"),
+		Logger:     p.logger.With("component", "remote_write"),
 		Registerer: reg,
+	})
+	rec, err := rules.OpenRecorder(rules.RecorderOptions{
+		Dir:           cfg.Storage.Path,
+		Retention:     time.Duration(cfg.Storage.Retention),
+		Logger:        p.logger.With("component", "tsdb"),
+		Registerer:    reg,
+		WriteNotified: remote,
 	})
 	if err != nil {
 		return fmt.Errorf("open storage %s: %w", cfg.Storage.Path, err)
@@ -198,8 +222,11 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		}
 		return err
 	}
-
 	extLabels := externalLabels(cfg)
+	if err := remote.Apply(cfg, labelsFromSet(extLabels)); err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, func() { _ = remote.Close() })
 	ev, err := rules.NewEvaluator(rules.EvaluatorOptions{
 		Files:          ruleFiles,
 		Interval:       time.Duration(cfg.EvaluationInterval),
@@ -263,7 +290,7 @@ func (p *Pipeline) build(cfg *configs.Config, ruleFiles []string, route *notifie
 		}
 	}
 	p.replicateHeartbeats(sched)
-	p.recorder, p.evaluator, p.scheduler = rec, ev, sched
+	p.recorder, p.evaluator, p.scheduler, p.remote = rec, ev, sched, remote
 	p.started = time.Now()
 	return nil
 }
@@ -360,6 +387,7 @@ func (p *Pipeline) record(r probes.Result) {
 		// their rules must still run.
 		p.logger.Error("recording probe result failed", "probe", r.Probe, "err", err)
 	}
+	p.remote.Appended(r.Time, len(samples))
 	p.recent.add(r)
 	if p.outcomes.wake(r.Probe, r.Success) {
 		p.evaluator.Trigger(ls)
@@ -445,7 +473,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return errors.New("pipeline: already running")
 	}
 	p.running = true
-	sched, ev, disp, rec := p.scheduler, p.evaluator, p.dispatcher, p.recorder
+	sched, ev, disp, rec, remote := p.scheduler, p.evaluator, p.dispatcher, p.recorder, p.remote
 	p.mu.Unlock()
 
 	// Each stage gets its own context so that shutdown can stop them in order.
@@ -467,6 +495,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	dispDone.Wait()
 	if p.peer != nil {
 		_ = p.peer.Close()
+	}
+	// The queues send what they hold, for up to their flush deadline.
+	if err := remote.Close(); err != nil {
+		p.logger.Warn("closing remote_write", "err", err)
 	}
 	if err := p.state.Close(); err != nil {
 		return fmt.Errorf("close notification state: %w", err)

@@ -117,6 +117,17 @@ func (s *Store) Mutes(ctx context.Context, lset model.LabelSet) bool {
 	return s.silencer.Mutes(ctx, lset)
 }
 
+// AnyActive reports whether any silence is active now (or whether that
+// cannot be told), so that the dispatcher's silence stage asks about each
+// alert of a notification only when some silence could mute it.
+func (s *Store) AnyActive(ctx context.Context) bool {
+	if s.silences == nil {
+		return false
+	}
+	n, err := s.silences.CountState(ctx, silence.SilenceStateActive)
+	return err != nil || n > 0
+}
+
 // MutedBy returns the IDs of the active silences that match the labels.
 func (s *Store) MutedBy(ctx context.Context, lset model.LabelSet) ([]string, error) {
 	if s.silences == nil {

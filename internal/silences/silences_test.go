@@ -202,6 +202,19 @@ func TestSilencedAlertPagesWhenTheSilenceExpires(t *testing.T) {
 	})
 }
 
+// TestAnyActive: the dispatcher skips asking about each alert only while
+// no silence is active.
+func TestAnyActive(t *testing.T) {
+	s := open(t, t.TempDir())
+	require.False(t, s.AnyActive(t.Context()), "no silence yet")
+	sil := silenceOf("BrokerDown", time.Hour)
+	require.NoError(t, s.Set(t.Context(), sil))
+	require.True(t, s.AnyActive(t.Context()))
+	require.NoError(t, s.Expire(t.Context(), sil.Id))
+	require.False(t, s.AnyActive(t.Context()), "expired")
+	require.False(t, silences.New(silences.Options{}).AnyActive(t.Context()), "not open")
+}
+
 // TestBeforeOpenNothingIsMuted covers the moment between start and the
 // first config: the store mutes nothing and refuses changes.
 func TestBeforeOpenNothingIsMuted(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/common/config"
 	mail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
@@ -117,6 +118,10 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 	}
 	var mu sync.Mutex
 	var stops []func() bool
+	implicitTLS := n.port == 465
+	if f := n.conf.ForceImplicitTLS; f != nil {
+		implicitTLS = *f
+	}
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(dctx, network, addr)
 		if err != nil {
@@ -125,7 +130,16 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 		mu.Lock()
 		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.Close() }))
 		mu.Unlock()
-		return conn, nil
+		if !implicitTLS {
+			return conn, nil
+		}
+		// go-mail leaves implicit TLS to a dial function of the caller's.
+		tc := tls.Client(conn, n.tls)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("implicit TLS: %w", err)
+		}
+		return tc, nil
 	}
 	opts := []mail.Option{
 		mail.WithPort(n.port),
@@ -134,7 +148,7 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 		mail.WithDialContextFunc(dial),
 	}
 	switch {
-	case n.port == 465:
+	case implicitTLS:
 		opts = append(opts, mail.WithSSL())
 	case n.conf.RequireTLS == configs.TLSNone:
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
@@ -146,10 +160,7 @@ func (n *Notifier) client(ctx context.Context) (*mail.Client, func(), error) {
 	if n.conf.Hello != "" {
 		opts = append(opts, mail.WithHELO(n.conf.Hello))
 	}
-	if n.conf.AuthUsername != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(n.conf.AuthUsername), mail.WithPassword(notifiers.ReadSecret(n.log, "auth_password", n.conf.AuthPassword, n.conf.AuthPasswordFile)))
-	}
+	opts = append(opts, n.auth(implicitTLS)...)
 	c, err := mail.NewClient(n.host, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("email: client: %w", err)
@@ -195,11 +206,58 @@ func (n *Notifier) message(notif *notifiers.Notification) (*mail.Msg, error) {
 		}
 		m.SetGenHeader(mail.Header(k), v)
 	}
+	if th := n.conf.Threading; th.Enabled {
+		root := threadRoot(notif.DedupKey, th.ThreadByDate, n.now())
+		m.SetGenHeader(mail.HeaderReferences, root)
+		m.SetGenHeader(mail.HeaderInReplyTo, root)
+	}
 	m.SetBodyString(mail.TypeTextPlain, text)
 	if html != "" {
 		m.AddAlternativeString(mail.TypeTextHTML, html)
 	}
 	return m, nil
+}
+
+// threadRoot is the made-up Message-ID a group's mails refer to, as
+// Alertmanager makes it: mail clients that thread by references (the JWZ
+// algorithm) show the group's mails as one thread, one a day unless
+// threadByDate is none.
+func threadRoot(dedupKey, threadByDate string, now time.Time) string {
+	day := ""
+	if threadByDate != "none" {
+		day = now.UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprintf("<alert-%.16s-%s@alertmanager>", dedupKey, day)
+}
+
+// encryptedAuth is go-mail's order of preference over an encrypted
+// connection, for implicit TLS, which go-mail cannot see is encrypted
+// when the connection comes from a dial function of tocsin's.
+var encryptedAuth = []mail.SMTPAuthType{
+	mail.SMTPAuthSCRAMSHA256PLUS, mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthSCRAMSHA1PLUS, mail.SMTPAuthSCRAMSHA1,
+	mail.SMTPAuthNTLM, mail.SMTPAuthCramMD5, mail.SMTPAuthPlain, mail.SMTPAuthLogin,
+}
+
+// auth picks the SMTP authentication: CRAM-MD5 with auth_secret, PLAIN
+// with auth_identity, else the best mechanism the server offers for the
+// password (a plain password only over TLS).
+func (n *Notifier) auth(implicitTLS bool) []mail.Option {
+	c := n.conf
+	switch {
+	case c.AuthUsername == "":
+		return nil
+	case c.AuthSecret != "" || c.AuthSecretFile != "":
+		return []mail.Option{mail.WithSMTPAuthCustom(smtp.CRAMMD5Auth(c.AuthUsername, notifiers.ReadSecret(n.log, "auth_secret", c.AuthSecret, c.AuthSecretFile)))}
+	case c.AuthIdentity != "":
+		password := notifiers.ReadSecret(n.log, "auth_password", c.AuthPassword, c.AuthPasswordFile)
+		return []mail.Option{mail.WithSMTPAuthCustom(smtp.PlainAuth(c.AuthIdentity, c.AuthUsername, password, n.host, false))}
+	}
+	mechanism := mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover)
+	if implicitTLS {
+		mechanism = mail.WithOpportunisticSMTPAuth(encryptedAuth...)
+	}
+	return []mail.Option{mechanism, mail.WithUsername(c.AuthUsername),
+		mail.WithPassword(notifiers.ReadSecret(n.log, "auth_password", c.AuthPassword, c.AuthPasswordFile))}
 }
 
 // classify turns an SMTP failure into tocsin's retry decision: a 4xx reply

@@ -122,3 +122,72 @@ func TestNoPlainPasswordOverAClearConnection(t *testing.T) {
 	require.Contains(t, err.Error(), "plain passwords need TLS")
 	require.Empty(t, srv.Messages())
 }
+
+// TestAlertmanagersAuthAndTLSKeys: auth_secret authenticates with
+// CRAM-MD5, auth_identity is PLAIN's identity, and force_implicit_tls
+// speaks TLS from the start on any port, as in Alertmanager.
+func TestAlertmanagersAuthAndTLSKeys(t *testing.T) {
+	yes := true
+	for _, tc := range []struct {
+		name           string
+		server         []notifiertest.Option
+		conf           configs.EmailConfig
+		mech, identity string
+		overTLS        bool
+	}{
+		{"auth_secret is CRAM-MD5, even in clear", []notifiertest.Option{notifiertest.WithCRAMMD5("pager", "cram-secret")},
+			configs.EmailConfig{AuthUsername: "pager", AuthSecret: "cram-secret", RequireTLS: configs.TLSNone}, "CRAM-MD5", "", false},
+		{"auth_identity is PLAIN's identity", []notifiertest.Option{notifiertest.WithSTARTTLS(), notifiertest.WithSMTPAuth("pager", password)},
+			configs.EmailConfig{AuthUsername: "pager", AuthPassword: password, AuthIdentity: "team-x"}, "PLAIN", "team-x", true},
+		{"force_implicit_tls on a port other than 465", []notifiertest.Option{notifiertest.WithImplicitTLS(), notifiertest.WithSMTPAuth("pager", password)},
+			configs.EmailConfig{AuthUsername: "pager", AuthPassword: password, ForceImplicitTLS: &yes}, "PLAIN", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := notifiertest.NewSMTP(tc.server...)
+			require.NoError(t, err)
+			defer srv.Close()
+			c := tc.conf
+			c.Smarthost, c.TLSConfig = srv.Addr(), config.TLSConfig{CA: string(srv.CACert())}
+			if c.RequireTLS == "" {
+				c.RequireTLS = configs.TLSMandatory
+			}
+			_, err = newNotifier(t, &c).Notify(t.Context(), notification())
+			require.NoError(t, err)
+			require.Empty(t, srv.Violations())
+			m := srv.Messages()[0]
+			require.Equal(t, "pager", m.AuthUser)
+			require.Equal(t, tc.mech, m.AuthMechanism)
+			require.Equal(t, tc.identity, m.AuthIdentity)
+			require.Equal(t, tc.overTLS, m.TLS)
+		})
+	}
+}
+
+// TestThreadingAsInAlertmanager: with threading, a group's mails refer to
+// one made-up root message, a new one each day unless thread_by_date is
+// none, so that mail clients show them as one thread.
+func TestThreadingAsInAlertmanager(t *testing.T) {
+	for _, tc := range []struct{ by, want string }{
+		{"", "<alert-0123456789abcdef-2026-11-26@alertmanager>"},
+		{"none", "<alert-0123456789abcdef-@alertmanager>"},
+	} {
+		t.Run("thread_by_date="+tc.by, func(t *testing.T) {
+			srv, err := notifiertest.NewSMTP()
+			require.NoError(t, err)
+			defer srv.Close()
+			n := newNotifier(t, &configs.EmailConfig{Smarthost: srv.Addr(), RequireTLS: configs.TLSNone,
+				Threading: configs.EmailThreading{Enabled: true, ThreadByDate: tc.by}})
+			notif := notification()
+			notif.DedupKey = "0123456789abcdef0123456789abcdef"
+			for range 2 {
+				_, err = n.Notify(t.Context(), notif)
+				require.NoError(t, err)
+			}
+			require.Empty(t, srv.Violations())
+			for _, m := range srv.Messages() {
+				require.Equal(t, tc.want, m.Header.Get("References"))
+				require.Equal(t, tc.want, m.Header.Get("In-Reply-To"))
+			}
+		})
+	}
+}

@@ -70,7 +70,7 @@ func Build(rc *configs.ReceiverConfig, opts Options) (*notifiers.Receiver, error
 		if err != nil {
 			return fmt.Errorf("receiver %q: %s_configs[%d]: %w", rc.Name, name, i, err)
 		}
-		n = notifiers.Redacting(n, secrets)
+		n = notifiers.Redacting(notifiers.WithTimeout(n, time.Duration(nc.Timeout)), secrets)
 		out = append(out, built{notifiers.Integration{Name: name, Index: i, Notifier: n, SendResolved: nc.SendsResolved()}, nc.Order})
 		return nil
 	}

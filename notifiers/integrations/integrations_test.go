@@ -319,3 +319,23 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
+
+// TestTimeoutBoundsEachCall: an integration's timeout ends a call to a
+// vendor that never answers, as Alertmanager's timeout does, and the
+// attempt is worth repeating.
+func TestTimeoutBoundsEachCall(t *testing.T) {
+	for _, f := range fakes(t) {
+		t.Run(f.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			r := receiver(t, strings.Replace(f.yaml, "}]", ", timeout: 20ms}]", 1), &logs)
+			f.setMode(notifiertest.Hang)
+			defer f.setMode(notifiertest.Accept)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			retry, err := r.Integrations[0].Notifier.Notify(ctx, notification("g", model.AlertFiring))
+			require.Error(t, err)
+			require.True(t, retry)
+			require.NoError(t, ctx.Err(), "the integration's own timeout ended the call, not the test's")
+		})
+	}
+}

@@ -138,6 +138,7 @@ func TestNoSecretLeavesThroughAnEchoingVendor(t *testing.T) {
 	dir := t.TempDir()
 	const (
 		routingKey  = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
+		serviceKey  = "S3RV1C3KEYS3RV1C3KEYS3RV1C3KEY32"
 		botToken    = "xoxb-1234-5678-secretbottoken"
 		genieKey    = "genie-secret-0000-1111-2222"
 		authToken   = "twilio-secret-auth-token"
@@ -158,12 +159,13 @@ func TestNoSecretLeavesThroughAnEchoingVendor(t *testing.T) {
 	slackBot := echoVendor(t, http.StatusOK) // Slack refuses with 200 and ok:false
 	pki := probetest.NewPKI(t)
 	smarthost := smtpEcho(t, pki)
-	secrets := []string{routingKey, botToken, genieKey, authToken, smtpPass, "s3cr3tW3bh00kT0k3n", querySecret, teamsSig, basicPass, bearer,
+	secrets := []string{routingKey, serviceKey, botToken, genieKey, authToken, smtpPass, "s3cr3tW3bh00kT0k3n", querySecret, teamsSig, basicPass, bearer,
 		base64.StdEncoding.EncodeToString([]byte(sid + ":" + authToken)),
 		base64.StdEncoding.EncodeToString([]byte("pager:" + basicPass))}
 
 	tests := []struct{ name, yaml string }{
 		{"pagerduty", fmt.Sprintf("pagerduty_configs: [{routing_key_file: %s, url: '%s/v2/enqueue'}]", writeSecret("pd", routingKey), bad.URL)},
+		{"pagerduty events v1", fmt.Sprintf("pagerduty_configs: [{service_key_file: %s, url: '%s/generic/2010-04-15/create_event.json'}]", writeSecret("pdv1", serviceKey), bad.URL)},
 		{"slack webhook", fmt.Sprintf("slack_configs: [{api_url_file: %s}]", writeSecret("slack", bad.URL+"/services/"+hookToken))},
 		{"slack bot", fmt.Sprintf("slack_configs: [{token: %s, channel: '#oncall', api_url: '%s/api/'}]", botToken, slackBot.URL)},
 		{"opsgenie", fmt.Sprintf("opsgenie_configs: [{api_key: %s, api_url: '%s'}]", genieKey, bad.URL)},

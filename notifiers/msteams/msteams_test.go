@@ -63,3 +63,30 @@ func TestMissingSignatureIsPermanentAndHidden(t *testing.T) {
 	require.Equal(t, "WorkflowNotFound: The workflow could not be found.", ve.Reason)
 	require.NotContains(t, err.Error(), "forged-sig")
 }
+
+// TestAlertmanagersMSTeamsV2ConfigsPage: Alertmanager's msteamsv2_configs,
+// pasted unchanged, is tocsin's msteams_configs and pages the workflow.
+func TestAlertmanagersMSTeamsV2ConfigsPage(t *testing.T) {
+	fake := notifiertest.NewMSTeams()
+	defer fake.Close()
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: teams}
+receivers:
+- name: teams
+  msteamsv2_configs:
+  - webhook_url: '`+fake.APIURL()+`'
+    title: '{{ .CommonLabels.alertname }} is {{ .Status }}'
+    send_resolved: false
+`))
+	require.NoError(t, err)
+	require.Len(t, cfg.Receivers[0].MSTeamsConfigs, 1)
+	c := cfg.Receivers[0].MSTeamsConfigs[0]
+	require.False(t, c.SendsResolved())
+	n, err := msteams.New(c, notifiers.VendorOptions{})
+	require.NoError(t, err)
+	_, err = n.Notify(t.Context(), &notifiers.Notification{Receiver: "teams", Status: model.AlertFiring,
+		CommonLabels: model.LabelSet{"alertname": "ProbeFailing"}, Alerts: []*model.Alert{{Labels: model.LabelSet{"alertname": "ProbeFailing"}}}})
+	require.NoError(t, err)
+	require.Empty(t, fake.Violations())
+	require.Equal(t, "ProbeFailing is firing", fake.Pages()[0].Title)
+}

@@ -20,9 +20,15 @@ const (
 	opsgenieTagMax         = 50
 	opsgenieSourceMax      = 100
 	opsgenieEntityMax      = 512
+	opsgenieActionsMax     = 10
+	opsgenieActionMax      = 50
+	opsgenieNoteMax        = 25000
 )
 
-var opsgenieClosePath = regexp.MustCompile(`^/v2/alerts/([^/]+)/close$`)
+var (
+	opsgenieClosePath  = regexp.MustCompile(`^/v2/alerts/([^/]+)/close$`)
+	opsgenieUpdatePath = regexp.MustCompile(`^/v2/alerts/([^/]+)/(message|description)$`)
+)
 
 type opsgenieAlert struct {
 	Message     string            `json:"message"`
@@ -30,6 +36,8 @@ type opsgenieAlert struct {
 	Description string            `json:"description"`
 	Responders  []json.RawMessage `json:"responders"`
 	Tags        []string          `json:"tags"`
+	Actions     []string          `json:"actions"`
+	Note        string            `json:"note"`
 	Details     map[string]string `json:"details"`
 	Entity      string            `json:"entity"`
 	Source      string            `json:"source"`
@@ -46,7 +54,8 @@ func NewOpsgenie(apiKey string, opts ...Option) *Server {
 	v := vendor{
 		name: "opsgenie",
 		check: func(r *http.Request, body []byte) (Page, *answer) {
-			if r.Method != http.MethodPost {
+			update := opsgenieUpdatePath.FindStringSubmatch(r.URL.Path)
+			if r.Method != http.MethodPost && (r.Method != http.MethodPut || update == nil) {
 				a := jsonAnswer(http.StatusMethodNotAllowed, `{"message":"Method Not Allowed","took":0.0,"requestId":"fake"}`)
 				return Page{}, &a
 			}
@@ -60,6 +69,9 @@ func NewOpsgenie(apiKey string, opts ...Option) *Server {
 			}
 			if r.URL.Path == "/v2/alerts" {
 				return checkOpsgenieCreate(body, unprocessable)
+			}
+			if update != nil && r.Method == http.MethodPut {
+				return checkOpsgenieUpdate(r, body, update[1], update[2], unprocessable)
 			}
 			if m := opsgenieClosePath.FindStringSubmatch(r.URL.Path); m != nil {
 				if it := r.URL.Query().Get("identifierType"); it != "" && !slices.Contains([]string{"id", "alias", "tiny"}, it) {
@@ -117,6 +129,17 @@ func checkOpsgenieCreate(body []byte, bad func(field, reason string) *answer) (P
 			return Page{}, bad("tags", "Tags can not be longer than 50 characters.")
 		}
 	}
+	if len(a.Actions) > opsgenieActionsMax {
+		return Page{}, bad("actions", "Too many actions.")
+	}
+	for _, act := range a.Actions {
+		if runes(act) > opsgenieActionMax {
+			return Page{}, bad("actions", "Actions can not be longer than 50 characters.")
+		}
+	}
+	if runes(a.Note) > opsgenieNoteMax {
+		return Page{}, bad("note", "Note can not be longer than 25000 characters.")
+	}
 	for _, raw := range a.Responders {
 		var r struct{ ID, Name, Username, Type string }
 		if json.Unmarshal(raw, &r) != nil || !slices.Contains([]string{"team", "user", "escalation", "schedule"}, r.Type) || (r.ID == "" && r.Name == "" && r.Username == "") {
@@ -124,4 +147,33 @@ func checkOpsgenieCreate(body []byte, bad func(field, reason string) *answer) (P
 		}
 	}
 	return Page{Action: "create", Key: a.Alias, Title: a.Message, Text: a.Description}, nil
+}
+
+// checkOpsgenieUpdate checks PUT /v2/alerts/{alias}/message or
+// /description, which update an open alert's message or description.
+func checkOpsgenieUpdate(r *http.Request, body []byte, alias, field string, bad func(field, reason string) *answer) (Page, *answer) {
+	if r.URL.Query().Get("identifierType") != "alias" {
+		return Page{}, bad("identifierType", "updating by alias needs identifierType=alias")
+	}
+	var u map[string]string
+	if json.Unmarshal(body, &u) != nil {
+		return Page{}, bad("body", "is not valid JSON")
+	}
+	v, limit := u[field], opsgenieDescriptionMax
+	if field == "message" {
+		limit = opsgenieMessageMax
+	}
+	switch {
+	case strings.TrimSpace(v) == "":
+		return Page{}, bad(field, "can not be empty.")
+	case utf8.RuneCountInString(v) > limit:
+		return Page{}, bad(field, fmt.Sprintf("can not be longer than %d characters.", limit))
+	}
+	p := Page{Action: "update-" + field, Key: alias}
+	if field == "message" {
+		p.Title = v
+	} else {
+		p.Text = v
+	}
+	return p, nil
 }

@@ -95,7 +95,9 @@ type settings struct {
 	authorization string
 	smtpUser      string
 	smtpPass      string
+	smtpSecret    string
 	startTLS      bool
+	implicitTLS   bool
 }
 
 // WithMode sets how the fake answers from the start (Accept by default).

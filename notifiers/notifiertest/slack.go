@@ -18,6 +18,8 @@ const (
 	slackFieldMax       = 2000
 	slackContextMax     = 10
 	slackTextMax        = 40000
+	slackAttachmentsMax = 100
+	slackActionsMax     = 5
 )
 
 type slackText struct {
@@ -32,18 +34,42 @@ type slackBlock struct {
 	Elements []slackText `json:"elements"`
 }
 
+// slackAttachment is a legacy message attachment.
+type slackAttachment struct {
+	Title     string `json:"title"`
+	TitleLink string `json:"title_link"`
+	Pretext   string `json:"pretext"`
+	Text      string `json:"text"`
+	Fallback  string `json:"fallback"`
+	Footer    string `json:"footer"`
+	Fields    []struct {
+		Title string `json:"title"`
+		Value string `json:"value"`
+	} `json:"fields"`
+	Actions []struct {
+		Type, Text, URL, Name string
+		Confirm               *struct{ Text string } `json:"confirm"`
+	} `json:"actions"`
+	ImageURL string `json:"image_url"`
+	ThumbURL string `json:"thumb_url"`
+}
+
 type slackMessage struct {
-	Channel string       `json:"channel"`
-	TS      string       `json:"ts"`
-	Text    string       `json:"text"`
-	Blocks  []slackBlock `json:"blocks"`
+	Channel     string            `json:"channel"`
+	TS          string            `json:"ts"`
+	Text        string            `json:"text"`
+	Blocks      []slackBlock      `json:"blocks"`
+	Attachments []slackAttachment `json:"attachments"`
 }
 
 // checkSlackMessage applies the rules shared by webhooks and chat.postMessage;
 // it returns Slack's error code or "".
 func checkSlackMessage(m *slackMessage) string {
-	if strings.TrimSpace(m.Text) == "" && len(m.Blocks) == 0 {
+	if strings.TrimSpace(m.Text) == "" && len(m.Blocks) == 0 && len(m.Attachments) == 0 {
 		return "no_text"
+	}
+	if code := checkSlackAttachments(m.Attachments); code != "" {
+		return code
 	}
 	if utf8.RuneCountInString(m.Text) > slackTextMax {
 		return "msg_too_long"
@@ -84,8 +110,53 @@ func checkSlackMessage(m *slackMessage) string {
 	return ""
 }
 
+// checkSlackAttachments applies the rules of legacy attachments: at most
+// 100, each with something to show, and buttons of type button with a
+// text, a URL or a name, and a confirm text when they ask to confirm.
+func checkSlackAttachments(atts []slackAttachment) string {
+	if len(atts) > slackAttachmentsMax {
+		return "too_many_attachments"
+	}
+	for _, a := range atts {
+		if a.Fallback == "" && a.Text == "" && a.Title == "" && a.Pretext == "" && len(a.Fields) == 0 && a.ImageURL == "" {
+			return "invalid_attachments"
+		}
+		if len(a.Actions) > slackActionsMax {
+			return "invalid_attachments"
+		}
+		for _, act := range a.Actions {
+			if act.Type != "button" || act.Text == "" || (act.URL == "" && act.Name == "") || (act.Confirm != nil && act.Confirm.Text == "") {
+				return "invalid_attachments"
+			}
+		}
+		for _, u := range []string{a.TitleLink, a.ImageURL, a.ThumbURL} {
+			if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				return "invalid_attachments"
+			}
+		}
+	}
+	return ""
+}
+
 func slackPage(m *slackMessage, action string) Page {
+	title := m.Text
 	var parts []string
+	for _, a := range m.Attachments {
+		if title == "" {
+			title = a.Title
+		}
+		for _, s := range []string{a.Pretext, a.Text} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+		for _, f := range a.Fields {
+			parts = append(parts, f.Title+": "+f.Value)
+		}
+		if a.Footer != "" {
+			parts = append(parts, a.Footer)
+		}
+	}
 	for _, b := range m.Blocks {
 		if b.Text != nil {
 			parts = append(parts, b.Text.Text)
@@ -97,7 +168,7 @@ func slackPage(m *slackMessage, action string) Page {
 			parts = append(parts, e.Text)
 		}
 	}
-	return Page{Action: action, Title: m.Text, Text: strings.Join(parts, "\n"), Resolved: resolvedTitle(m.Text)}
+	return Page{Action: action, Title: title, Text: strings.Join(parts, "\n"), Resolved: resolvedTitle(title)}
 }
 
 // resolvedTitle tells a recovery message from its title, for vendors whose

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,6 +23,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,8 +42,12 @@ type Message struct {
 	HTML string
 	// TLS tells whether the message came over an encrypted connection.
 	TLS bool
-	// AuthUser is the user that authenticated, if any.
-	AuthUser string
+	// AuthUser is the user that authenticated, if any, and AuthIdentity
+	// the identity it authenticated as with PLAIN.
+	AuthUser     string
+	AuthIdentity string
+	// AuthMechanism is the SASL mechanism used, PLAIN or CRAM-MD5.
+	AuthMechanism string
 }
 
 // WithSMTPAuth makes the fake SMTP server offer AUTH PLAIN and require it
@@ -47,6 +55,17 @@ type Message struct {
 func WithSMTPAuth(user, password string) Option {
 	return func(s *settings) { s.smtpUser, s.smtpPass = user, password }
 }
+
+// WithCRAMMD5 makes the fake SMTP server offer AUTH CRAM-MD5 (RFC 2195)
+// with this user and shared secret, and require it (or PLAIN, when
+// WithSMTPAuth gives a password too) before MAIL.
+func WithCRAMMD5(user, secret string) Option {
+	return func(s *settings) { s.smtpUser, s.smtpSecret = user, secret }
+}
+
+// WithImplicitTLS makes the fake SMTP server speak TLS from the first
+// byte (SMTPS, as on port 465) with the certificate of CACert.
+func WithImplicitTLS() Option { return func(s *settings) { s.implicitTLS = true } }
 
 // WithSTARTTLS makes the fake SMTP server offer STARTTLS with a
 // self-signed certificate for 127.0.0.1; see SMTPServer.CACert.
@@ -78,7 +97,7 @@ func NewSMTP(opts ...Option) (*SMTPServer, error) {
 	for _, o := range opts {
 		o(&s.settings)
 	}
-	if s.settings.startTLS {
+	if s.settings.startTLS || s.settings.implicitTLS {
 		conf, caPEM, err := selfSigned()
 		if err != nil {
 			return nil, fmt.Errorf("fake smtp: certificate: %w", err)
@@ -192,8 +211,10 @@ type smtpSession struct {
 	tls      bool
 	helo     bool
 	authUser string
-	from     string
-	to       []string
+	// authIdentity and authMech are the PLAIN identity and the mechanism.
+	authIdentity, authMech string
+	from                   string
+	to                     []string
 }
 
 func (ss *smtpSession) reply(format string, args ...any) {
@@ -217,6 +238,14 @@ func (s *SMTPServer) session(c net.Conn, mode Mode) {
 		return
 	}
 	ss := &smtpSession{conn: c, r: bufio.NewReader(c)}
+	if s.settings.implicitTLS {
+		tc := tls.Server(c, s.tlsConf)
+		if err := tc.Handshake(); err != nil {
+			s.violation("implicit TLS: handshake: %v", err)
+			return
+		}
+		ss.conn, ss.r, ss.tls = tc, bufio.NewReader(tc), true
+	}
 	ss.reply("220 127.0.0.1 ESMTP tocsin fake")
 	for {
 		l, err := ss.line()
@@ -240,8 +269,8 @@ func (s *SMTPServer) command(ss *smtpSession, verb, arg string, mode Mode) bool 
 		if s.tlsConf != nil && !ss.tls {
 			lines = append(lines, "STARTTLS")
 		}
-		if s.settings.smtpUser != "" {
-			lines = append(lines, "AUTH PLAIN")
+		if mechs := s.mechanisms(); len(mechs) > 0 {
+			lines = append(lines, "AUTH "+strings.Join(mechs, " "))
 		}
 		for i, l := range lines {
 			sep := "-"
@@ -310,10 +339,27 @@ func (s *SMTPServer) command(ss *smtpSession, verb, arg string, mode Mode) bool 
 	return true
 }
 
+// mechanisms are the SASL mechanisms the server offers.
+func (s *SMTPServer) mechanisms() []string {
+	var out []string
+	if s.settings.smtpPass != "" {
+		out = append(out, "PLAIN")
+	}
+	if s.settings.smtpSecret != "" {
+		out = append(out, "CRAM-MD5")
+	}
+	return out
+}
+
 func (s *SMTPServer) auth(ss *smtpSession, arg string) {
 	mech, initial, _ := strings.Cut(arg, " ")
-	if s.settings.smtpUser == "" || !strings.EqualFold(mech, "PLAIN") {
+	mech = strings.ToUpper(mech)
+	if !slices.Contains(s.mechanisms(), mech) {
 		ss.reply("504 5.5.4 Unrecognised authentication type")
+		return
+	}
+	if mech == "CRAM-MD5" {
+		s.cramMD5(ss)
 		return
 	}
 	if initial == "" {
@@ -330,7 +376,27 @@ func (s *SMTPServer) auth(ss *smtpSession, arg string) {
 		ss.reply("535 5.7.8 Authentication credentials invalid")
 		return
 	}
-	ss.authUser = parts[1]
+	ss.authUser, ss.authIdentity, ss.authMech = parts[1], parts[0], "PLAIN"
+	ss.reply("235 2.7.0 Authentication successful")
+}
+
+// cramMD5 challenges the client and checks its HMAC-MD5 of the challenge.
+func (s *SMTPServer) cramMD5(ss *smtpSession) {
+	challenge := fmt.Sprintf("<%s@127.0.0.1>", rand.Text())
+	ss.reply("334 %s", base64.StdEncoding.EncodeToString([]byte(challenge)))
+	l, err := ss.line()
+	if err != nil {
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(l)
+	user, digest, _ := strings.Cut(string(raw), " ")
+	mac := hmac.New(md5.New, []byte(s.settings.smtpSecret))
+	mac.Write([]byte(challenge))
+	if err != nil || user != s.settings.smtpUser || digest != hex.EncodeToString(mac.Sum(nil)) {
+		ss.reply("535 5.7.8 Authentication credentials invalid")
+		return
+	}
+	ss.authUser, ss.authMech = user, "CRAM-MD5"
 	ss.reply("235 2.7.0 Authentication successful")
 }
 
@@ -352,7 +418,7 @@ func (s *SMTPServer) deliver(ss *smtpSession, data []byte, mode Mode) {
 		ss.reply("554 5.6.0 Message is malformed: %v", err)
 		return
 	}
-	m.From, m.To, m.TLS, m.AuthUser = ss.from, ss.to, ss.tls, ss.authUser
+	m.From, m.To, m.TLS, m.AuthUser, m.AuthIdentity, m.AuthMechanism = ss.from, ss.to, ss.tls, ss.authUser, ss.authIdentity, ss.authMech
 	s.mu.Lock()
 	s.messages = append(s.messages, *m)
 	onPage := s.settings.onPage

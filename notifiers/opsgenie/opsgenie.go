@@ -26,6 +26,9 @@ const (
 	tagsMax        = 20
 	tagMax         = 50
 	detailMax      = 8000
+	actionsMax     = 10
+	actionMax      = 50
+	noteMax        = 25000
 )
 
 // Notifier sends alerts to one Opsgenie account.
@@ -36,6 +39,7 @@ type Notifier struct {
 	base string
 
 	message, description, source, entity, priority, tags *notifiers.Template
+	actions, note                                        *notifiers.Template
 	details                                              map[string]*notifiers.Template
 }
 
@@ -57,6 +61,8 @@ func New(c *configs.OpsgenieConfig, o notifiers.VendorOptions) (*Notifier, error
 		{&n.entity, c.Entity, "", "entity"},
 		{&n.priority, c.Priority, "", "priority"},
 		{&n.tags, c.Tags, "", "tags"},
+		{&n.actions, c.Actions, "", "actions"},
+		{&n.note, c.Note, "", "note"},
 	} {
 		if t.text == "" && t.fallback == "" {
 			continue
@@ -80,6 +86,8 @@ type createRequest struct {
 	Description string            `json:"description,omitempty"`
 	Responders  []responder       `json:"responders,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`
+	Actions     []string          `json:"actions,omitempty"`
+	Note        string            `json:"note,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
 	Entity      string            `json:"entity,omitempty"`
 	Source      string            `json:"source,omitempty"`
@@ -121,8 +129,30 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 		}
 		target, body = n.base+"/v2/alerts", req
 		state.Set("alias", req.Alias)
+		if n.conf.UpdateAlerts {
+			return n.createAndUpdate(ctx, header, req)
+		}
 	}
 	_, retry, err := n.send.PostJSON(ctx, target, header, body, nil)
+	return retry, err
+}
+
+// createAndUpdate creates the alert and then, as Alertmanager's
+// update_alerts does, sets its message and description: Opsgenie keeps
+// those of an alert that is already open under the alias. A retry sends
+// all three again, which Opsgenie takes as the same alert.
+func (n *Notifier) createAndUpdate(ctx context.Context, header http.Header, req *createRequest) (bool, error) {
+	if _, retry, err := n.send.PostJSON(ctx, n.base+"/v2/alerts", header, req, nil); err != nil {
+		return retry, err
+	}
+	alert := n.base + "/v2/alerts/" + url.PathEscape(req.Alias)
+	if _, retry, err := n.send.SendJSON(ctx, http.MethodPut, alert+"/message?identifierType=alias", header, map[string]string{"message": req.Message}, nil); err != nil {
+		return retry, err
+	}
+	if req.Description == "" {
+		return false, nil
+	}
+	_, retry, err := n.send.SendJSON(ctx, http.MethodPut, alert+"/description?identifierType=alias", header, map[string]string{"description": req.Description}, nil)
 	return retry, err
 }
 
@@ -151,17 +181,25 @@ func (n *Notifier) create(notif *notifiers.Notification) (*createRequest, error)
 	for k, t := range n.details {
 		req.Details[k] = n.render(data, t, "", detailMax)
 	}
-	if tags := n.render(data, n.tags, "", 0); tags != "" {
-		for _, t := range strings.Split(tags, ",") {
-			if t = strings.TrimSpace(t); t != "" && len(req.Tags) < tagsMax {
-				req.Tags = append(req.Tags, notifiers.Truncate(t, tagMax))
-			}
-		}
-	}
+	req.Tags = splitList(n.render(data, n.tags, "", 0), tagsMax, tagMax)
+	req.Actions = splitList(n.render(data, n.actions, "", 0), actionsMax, actionMax)
+	req.Note = n.render(data, n.note, "", noteMax)
 	for _, r := range n.conf.Responders {
 		req.Responders = append(req.Responders, responder{ID: r.ID, Name: r.Name, Username: r.Username, Type: r.Type})
 	}
 	return req, nil
+}
+
+// splitList splits a comma-separated list, keeping at most maxItems
+// non-empty items of at most maxLen characters each.
+func splitList(s string, maxItems, maxLen int) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" && len(out) < maxItems {
+			out = append(out, notifiers.Truncate(item, maxLen))
+		}
+	}
+	return out
 }
 
 // render executes an optional template and bounds its length (0: no bound).

@@ -2,6 +2,7 @@ package opsgenie_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +85,45 @@ func TestWrongKeyIsPermanent(t *testing.T) {
 	require.Equal(t, 401, ve.StatusCode)
 	require.Equal(t, "Could not authenticate", ve.Reason)
 	require.NotContains(t, err.Error(), "wrong-key")
+}
+
+// TestAlertmanagersActionsNoteAndUpdateAlerts: actions and note go with
+// the alert, and update_alerts sets the message and description of the
+// open alert after creating it, as in Alertmanager.
+func TestAlertmanagersActionsNoteAndUpdateAlerts(t *testing.T) {
+	for _, update := range []bool{false, true} {
+		t.Run(fmt.Sprintf("update_alerts=%v", update), func(t *testing.T) {
+			fake := notifiertest.NewOpsgenie(apiKey)
+			defer fake.Close()
+			n, err := opsgenie.New(&configs.OpsgenieConfig{
+				APIKey: apiKey, APIURL: fake.APIURL(), UpdateAlerts: update,
+				Message: "{{ .CommonLabels.alertname }} down", Description: "{{ len .Alerts.Firing }} firing",
+				Actions: "Restart {{ .CommonLabels.service }}, Ping, ", Note: "paged by {{ .Receiver }}",
+			}, notifiers.VendorOptions{})
+			require.NoError(t, err)
+			firing := notification("BrokerDown", model.AlertFiring)
+			_, err = n.Notify(t.Context(), firing)
+			require.NoError(t, err)
+			require.Empty(t, fake.Violations())
+
+			reqs := fake.Requests()
+			var create struct {
+				Actions []string
+				Note    string
+			}
+			require.NoError(t, json.Unmarshal(reqs[0].Body, &create))
+			require.Equal(t, []string{"Restart broker", "Ping"}, create.Actions)
+			require.Equal(t, "paged by oncall", create.Note)
+			if !update {
+				require.Len(t, reqs, 1)
+				return
+			}
+			require.Len(t, reqs, 3)
+			require.Equal(t, []string{"PUT", "/v2/alerts/" + firing.DedupKey + "/message"}, []string{reqs[1].Method, reqs[1].Path})
+			require.Equal(t, "BrokerDown down", reqs[1].Page.Title)
+			require.Equal(t, "/v2/alerts/"+firing.DedupKey+"/description", reqs[2].Path)
+			require.Equal(t, "1 firing", reqs[2].Page.Text)
+			require.Equal(t, "alias", reqs[2].Query.Get("identifierType"))
+		})
+	}
 }

@@ -1,12 +1,16 @@
 // Package pagerduty pages through PagerDuty's Events API v2: a firing group
 // triggers an incident, a resolved group resolves it, both under the
 // group's dedup key so that retries and replicas land in one incident.
+// A config with service_key uses the Events API v1 the same way, as
+// Alertmanager does.
 package pagerduty
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -40,7 +44,13 @@ type Notifier struct {
 	summary, text, severity, source, component, group, class *notifiers.Template
 	client, clientURL                                        *notifiers.Template
 	details                                                  map[string]*notifiers.Template
+	images                                                   []imageTemplates
+	links                                                    []linkTemplates
 }
+
+type imageTemplates struct{ src, alt, href *notifiers.Template }
+
+type linkTemplates struct{ href, text *notifiers.Template }
 
 // New builds a PagerDuty notifier from a validated config.
 func New(c *configs.PagerDutyConfig, o notifiers.VendorOptions) (*Notifier, error) {
@@ -77,11 +87,30 @@ func New(c *configs.PagerDutyConfig, o notifiers.VendorOptions) (*Notifier, erro
 			return nil, fmt.Errorf("pagerduty: details.%s: %w", k, err)
 		}
 	}
+	parse := func(text, key string) *notifiers.Template {
+		t, perr := o.Templates.Parse(text, "")
+		if perr != nil && err == nil {
+			err = fmt.Errorf("pagerduty: %s: %w", key, perr)
+		}
+		return t
+	}
+	for _, img := range c.Images {
+		n.images = append(n.images, imageTemplates{src: parse(img.Src, "images.src"), alt: parse(img.Alt, "images.alt"), href: parse(img.Href, "images.href")})
+	}
+	for _, l := range c.Links {
+		n.links = append(n.links, linkTemplates{href: parse(l.Href, "links.href"), text: parse(l.Text, "links.text")})
+	}
+	if err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
 // Notify triggers or resolves the group's incident.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	if n.conf.EventsV1() {
+		return n.notifyV1(ctx, notif)
+	}
 	ev, err := n.event(notif)
 	if err != nil {
 		return false, err
@@ -129,8 +158,79 @@ func (n *Notifier) event(notif *notifiers.Notification) (*pd.V2Event, error) {
 	}
 	p.Details = n.customDetails(notif, data)
 	ev.Payload = p
-	ev.Links = links(notif)
+	ev.Images = n.renderImages(data)
+	ev.Links = links(notif, n.renderLinks(data))
 	return ev, nil
+}
+
+// notifyV1 triggers or resolves the group's incident through the Events
+// API v1, which takes a description, the client and the details.
+func (n *Notifier) notifyV1(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	data := notifiers.NewTemplateData(notif)
+	summary, err := n.summary.Execute(data)
+	if err != nil {
+		return false, fmt.Errorf("pagerduty: %w", err)
+	}
+	ev := &pd.Event{
+		ServiceKey:  notifiers.ReadSecret(n.log, "service_key", n.conf.ServiceKey, n.conf.ServiceKeyFile),
+		Type:        "trigger",
+		IncidentKey: notif.DedupKey,
+		Description: notifiers.Truncate(strings.Join(strings.Fields(summary), " "), summaryMax),
+		Details:     n.customDetails(notif, data),
+	}
+	if notif.Status == model.AlertResolved {
+		ev.Type = "resolve"
+	} else {
+		ev.Client = n.render(data, n.client, n.conf.Client)
+		ev.ClientURL = n.render(data, n.clientURL, notif.ExternalURL)
+	}
+	body, retry, err := n.send.PostJSON(ctx, n.conf.URL, nil, ev, nil)
+	var ve *notifiers.VendorError
+	if errors.As(err, &ve) && ve.StatusCode == http.StatusForbidden {
+		// The Events API v1 answers 403 when it rate-limits.
+		retry = true
+	}
+	if err != nil {
+		return retry, err
+	}
+	n.log.Debug("pagerduty accepted event", "api", "v1", "event_type", ev.Type, "incident_key", ev.IncidentKey, "answer", notifiers.TruncateReason(string(body)))
+	return false, nil
+}
+
+// renderImages renders the configured images, leaving out those whose
+// src renders to no https URL, for which PagerDuty would refuse the event.
+func (n *Notifier) renderImages(data *notifiers.TemplateData) []any {
+	var out []any
+	for _, img := range n.images {
+		src := n.render(data, img.src, "")
+		if !strings.HasPrefix(src, "https://") {
+			if src != "" {
+				n.log.Warn("pagerduty image src is not an https URL; leaving the image out")
+			}
+			continue
+		}
+		m := map[string]string{"src": src}
+		if alt := n.render(data, img.alt, ""); alt != "" {
+			m["alt"] = alt
+		}
+		if href := n.render(data, img.href, ""); href != "" {
+			m["href"] = href
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// renderLinks renders the configured links, leaving out those whose href
+// renders empty.
+func (n *Notifier) renderLinks(data *notifiers.TemplateData) [][2]string {
+	var out [][2]string
+	for _, l := range n.links {
+		if href := n.render(data, l.href, ""); href != "" {
+			out = append(out, [2]string{href, n.render(data, l.text, "")})
+		}
+	}
+	return out
 }
 
 // render executes an optional template, falling back on an empty result.
@@ -225,16 +325,20 @@ func earliestStart(notif *notifiers.Notification) time.Time {
 	return t
 }
 
-// links point back to tocsin, the runbook and each alert's source.
-func links(notif *notifiers.Notification) []any {
+// links are the configured ones (href, text), then up to maxLinks in all
+// that point back to tocsin, the runbook and each alert's source.
+func links(notif *notifiers.Notification, configured [][2]string) []any {
 	var out []any
 	seen := map[string]bool{}
 	add := func(href, text string) {
-		if href == "" || seen[href] || len(out) >= maxLinks {
+		if href == "" || seen[href] || len(out) >= max(maxLinks, len(configured)) {
 			return
 		}
 		seen[href] = true
 		out = append(out, map[string]string{"href": href, "text": text})
+	}
+	for _, l := range configured {
+		add(l[0], l[1])
 	}
 	add(notif.ExternalURL, "tocsin")
 	add(string(notif.CommonAnnotations["runbook_url"]), "runbook")

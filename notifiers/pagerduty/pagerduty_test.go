@@ -147,3 +147,85 @@ func TestClientAndClientURLAreTemplatesAsInAlertmanager(t *testing.T) {
 	require.Equal(t, "Alertmanager for ProbeFailing", e.Client)
 	require.Equal(t, "https://am.example/#/alerts?receiver=oncall", e.ClientURL)
 }
+
+func TestImagesAndLinksAsInAlertmanager(t *testing.T) {
+	fake, n := setup(t, &configs.PagerDutyConfig{
+		Images: []configs.PagerDutyImage{
+			{Src: "https://grafana.example/render/{{ .CommonLabels.probe }}.png", Alt: "{{ .CommonLabels.alertname }}", Href: "https://grafana.example/d/probes"},
+			{Src: "{{ .CommonAnnotations.nosuch }}"},
+			{Src: "{{ .CommonAnnotations.nosuch }}/relative.png"},
+		},
+		Links: []configs.PagerDutyLink{
+			{Href: "https://runbooks.example/{{ .CommonLabels.alertname }}", Text: "runbook for {{ .CommonLabels.alertname }}"},
+			{Href: "{{ .CommonAnnotations.nosuch }}", Text: "left out: no href"},
+		},
+	})
+	_, err := n.Notify(t.Context(), notification(model.AlertFiring, "critical"))
+	require.NoError(t, err)
+	require.Empty(t, fake.Violations())
+	var ev struct {
+		Images []map[string]string
+		Links  []map[string]string
+	}
+	require.NoError(t, json.Unmarshal(fake.Requests()[0].Body, &ev))
+	require.Equal(t, []map[string]string{{"src": "https://grafana.example/render/broker-roundtrip.png", "alt": "ProbeFailing", "href": "https://grafana.example/d/probes"}}, ev.Images,
+		"an image whose src renders to no https URL is left out")
+	require.Equal(t, map[string]string{"href": "https://runbooks.example/ProbeFailing", "text": "runbook for ProbeFailing"}, ev.Links[0], "the configured link comes first")
+	require.Equal(t, map[string]string{"href": "http://tocsin.example:9797", "text": "tocsin"}, ev.Links[1], "then tocsin's own")
+}
+
+const serviceKey = "S3RV1C3KEYS3RV1C3KEYS3RV1C3KEY32"
+
+func TestServiceKeyPagesThroughEventsAPIv1(t *testing.T) {
+	fake := notifiertest.NewPagerDutyV1(serviceKey)
+	t.Cleanup(fake.Close)
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route: {receiver: oncall}
+receivers:
+- name: oncall
+  pagerduty_configs:
+  - service_key: `+serviceKey+`
+    url: `+fake.APIURL()+`
+    description: '{{ .CommonLabels.alertname }} on {{ .CommonLabels.probe }}'
+    details: {team: iot}
+`))
+	require.NoError(t, err)
+	n, err := pagerduty.New(cfg.Receivers[0].PagerDutyConfigs[0], notifiers.VendorOptions{})
+	require.NoError(t, err)
+
+	_, err = n.Notify(t.Context(), notification(model.AlertFiring, "critical"))
+	require.NoError(t, err)
+	_, err = n.Notify(t.Context(), notification(model.AlertResolved, "critical"))
+	require.NoError(t, err)
+	require.Empty(t, fake.Violations())
+	reqs := fake.Requests()
+	require.Len(t, reqs, 2)
+	var trigger struct {
+		ServiceKey  string `json:"service_key"`
+		EventType   string `json:"event_type"`
+		IncidentKey string `json:"incident_key"`
+		Description string
+		Client      string
+		ClientURL   string `json:"client_url"`
+		Details     map[string]any
+	}
+	require.NoError(t, json.Unmarshal(reqs[0].Body, &trigger))
+	require.Equal(t, "trigger", trigger.EventType)
+	require.Equal(t, strings.Repeat("ab", 32), trigger.IncidentKey, "the group's dedup key")
+	require.Equal(t, "ProbeFailing on broker-roundtrip", trigger.Description)
+	require.Equal(t, "tocsin", trigger.Client)
+	require.Equal(t, "http://tocsin.example:9797", trigger.ClientURL)
+	require.Equal(t, "iot", trigger.Details["team"])
+	require.Equal(t, "resolve", reqs[1].Page.Action)
+	require.Equal(t, trigger.IncidentKey, reqs[1].Page.Key)
+
+	fake.SetMode(notifiertest.RateLimit)
+	retry, err := n.Notify(t.Context(), notification(model.AlertFiring, "critical"))
+	require.Error(t, err)
+	require.True(t, retry, "the Events API v1 rate-limits with 403")
+	fake.SetMode(notifiertest.Reject)
+	retry, err = n.Notify(t.Context(), notification(model.AlertFiring, "critical"))
+	require.Error(t, err)
+	require.False(t, retry)
+	require.Contains(t, err.Error(), "Service key is invalid")
+}

@@ -4,6 +4,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,8 @@ const (
 	headerMax   = 150
 	sectionMax  = 3000
 	sectionsMax = 10
+	// attachmentTextMax keeps an attachment's text within what Slack shows.
+	attachmentTextMax = sectionMax * sectionsMax
 )
 
 // Keys of the vendor state kept in the notification log: the message a
@@ -43,6 +46,8 @@ type Notifier struct {
 	send        *notifiers.HTTPSender
 	log         *slog.Logger
 	title, text *notifiers.Template
+	// att is set when the config lays the message out as an attachment.
+	att *attachmentTemplates
 }
 
 // New builds a Slack notifier from a validated config.
@@ -58,36 +63,49 @@ func New(c *configs.SlackConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateText); err != nil {
 		return nil, fmt.Errorf("slack: text: %w", err)
 	}
+	if c.Attachment() {
+		if n.att, err = parseAttachment(c, o.Templates); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
-// Notify posts the notification, or with a bot token updates the message
-// of a group that resolved.
+// Notify posts the notification, or as a bot edits the group's message
+// when updates says so.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	title, blocks, err := n.render(notif)
+	msg, err := n.render(notif)
 	if err != nil {
 		return false, err
 	}
-	if n.conf.Token == "" {
-		msg := &slack.WebhookMessage{
-			Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL,
-			Text: title, Blocks: blocks,
-		}
-		_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
+	if n.conf.Bot() {
+		return n.notifyBot(ctx, notif, msg)
+	}
+	body, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), nil, msg, nil)
+	if err != nil {
 		return retry, err
 	}
-	return n.notifyBot(ctx, notif, title, blocks)
+	// An incoming webhook answers "ok"; a URL of the Web API answers 200
+	// with a JSON refusal, which must not pass for a page sent.
+	var ans apiAnswer
+	if json.Unmarshal(body, &ans) == nil && !ans.OK {
+		return ans.refusal("")
+	}
+	return false, nil
 }
 
-// apiMessage is the JSON body of chat.postMessage and chat.update.
+// apiMessage is the JSON body of an incoming webhook, chat.postMessage
+// and chat.update.
 type apiMessage struct {
-	Channel   string        `json:"channel"`
-	TS        string        `json:"ts,omitempty"`
-	Text      string        `json:"text"`
-	Blocks    *slack.Blocks `json:"blocks,omitempty"`
-	Username  string        `json:"username,omitempty"`
-	IconEmoji string        `json:"icon_emoji,omitempty"`
-	IconURL   string        `json:"icon_url,omitempty"`
+	Channel     string        `json:"channel,omitempty"`
+	TS          string        `json:"ts,omitempty"`
+	Text        string        `json:"text,omitempty"`
+	Blocks      *slack.Blocks `json:"blocks,omitempty"`
+	Attachments []*attachment `json:"attachments,omitempty"`
+	Username    string        `json:"username,omitempty"`
+	IconEmoji   string        `json:"icon_emoji,omitempty"`
+	IconURL     string        `json:"icon_url,omitempty"`
+	LinkNames   bool          `json:"link_names,omitempty"`
 }
 
 type apiAnswer struct {
@@ -97,10 +115,9 @@ type apiAnswer struct {
 	TS      string `json:"ts"`
 }
 
-func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, title string, blocks *slack.Blocks) (bool, error) {
-	msg := &apiMessage{Channel: n.conf.Channel, Text: title, Blocks: blocks, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL}
+func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification, msg *apiMessage) (bool, error) {
 	state := notifiers.VendorStateFrom(ctx)
-	if channel, ts := state.Get(stateChannel), state.Get(stateTS); notif.Status == model.AlertResolved && ts != "" {
+	if channel, ts := state.Get(stateChannel), state.Get(stateTS); ts != "" && n.updates(notif) {
 		upd := *msg
 		upd.Channel, upd.TS = channel, ts
 		// chat.update takes no username or icon.
@@ -119,21 +136,37 @@ func (n *Notifier) notifyBot(ctx context.Context, notif *notifiers.Notification,
 	if err != nil {
 		return retry, err
 	}
-	if notif.Status != model.AlertResolved && ans.Channel != "" && ans.TS != "" {
+	if (notif.Status != model.AlertResolved || n.updates(notif)) && ans.Channel != "" && ans.TS != "" {
 		state.Set(stateChannel, ans.Channel)
 		state.Set(stateTS, ans.TS)
 	}
 	return false, nil
 }
 
+// updates tells whether the notification edits the group's message rather
+// than posting a new one: by default when the group resolved; with
+// update_message, always or never.
+func (n *Notifier) updates(notif *notifiers.Notification) bool {
+	if u := n.conf.UpdateMessage; u != nil {
+		return *u
+	}
+	// Alertmanager's default for its api_url form is false.
+	return notif.Status == model.AlertResolved && !n.conf.PostsToWebAPI()
+}
+
 // call invokes one Web API method; Slack refuses with HTTP 200 and
 // ok:false, so the answer's error code becomes the vendor's reason.
 func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*apiAnswer, bool, error) {
-	base := string(n.conf.APIURL)
+	base, header := string(n.conf.APIURL), http.Header{}
+	if n.conf.PostsToWebAPI() {
+		// The token is in http_config's authorization.
+		base = strings.TrimSuffix(strings.TrimSuffix(notifiers.ReadSecret(n.log, "api_url", n.conf.APIURL, n.conf.APIURLFile), "/"), "/chat.postMessage")
+	} else {
+		header.Set("Authorization", "Bearer "+notifiers.ReadSecret(n.log, "token", n.conf.Token, n.conf.TokenFile))
+	}
 	if base == "" {
 		base = configs.DefaultSlackAPIURL
 	}
-	header := http.Header{"Authorization": {"Bearer " + notifiers.ReadSecret(n.log, "token", n.conf.Token, n.conf.TokenFile)}}
 	body, retry, err := n.send.PostJSON(ctx, strings.TrimSuffix(base, "/")+"/"+method, header, msg, nil)
 	if err != nil {
 		return nil, retry, err
@@ -143,30 +176,41 @@ func (n *Notifier) call(ctx context.Context, method string, msg *apiMessage) (*a
 		return nil, true, fmt.Errorf("slack: %s: unreadable answer: %w", method, err)
 	}
 	if !ans.OK {
-		code := ans.Error
-		if code == "" {
-			code = "unknown_error"
-		}
-		return nil, slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: method + ": " + code}
+		retry, err := ans.refusal(method + ": ")
+		return nil, retry, err
 	}
 	return &ans, false, nil
 }
 
+// refusal is Slack's error code as the vendor's reason, and whether
+// another attempt can help.
+func (a *apiAnswer) refusal(prefix string) (bool, error) {
+	code := cmp.Or(a.Error, "unknown_error")
+	return slices.Contains(retryableAPIErrors, code), &notifiers.VendorError{Integration: "slack", StatusCode: http.StatusOK, Reason: prefix + code}
+}
+
 // render lays the message out in Block Kit: a header with the title, the
-// text in sections, and a context line linking back to tocsin.
-func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks, error) {
+// text in sections, and a context line linking back to tocsin; or, when
+// the config sets Alertmanager's attachment keys, as Alertmanager does.
+func (n *Notifier) render(notif *notifiers.Notification) (*apiMessage, error) {
 	data := notifiers.NewTemplateData(notif)
 	title, err := n.title.Execute(data)
 	if err != nil {
-		return "", nil, fmt.Errorf("slack: %w", err)
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	text, err := n.text.Execute(data)
 	if err != nil {
-		return "", nil, fmt.Errorf("slack: %w", err)
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	title = strings.Join(strings.Fields(title), " ")
 	if title == "" {
 		title = "tocsin"
+	}
+	msg := &apiMessage{Channel: n.conf.Channel, Username: n.conf.Username, IconEmoji: n.conf.IconEmoji, IconURL: n.conf.IconURL, LinkNames: n.conf.LinkNames}
+	if n.att != nil {
+		messageText, att := n.att.attachment(n.conf, data, n.log, title, notifiers.Truncate(text, attachmentTextMax))
+		msg.Text, msg.Attachments = messageText, []*attachment{att}
+		return msg, nil
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, notifiers.Truncate(title, headerMax), false, false))}
 	for i, chunk := range chunks(text, sectionMax) {
@@ -178,7 +222,8 @@ func (n *Notifier) render(notif *notifiers.Notification) (string, *slack.Blocks,
 	if notif.ExternalURL != "" {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+notif.ExternalURL+"|tocsin>", false, true)))
 	}
-	return title, &slack.Blocks{BlockSet: blocks}, nil
+	msg.Text, msg.Blocks = title, &slack.Blocks{BlockSet: blocks}
+	return msg, nil
 }
 
 // chunks splits text at line breaks into pieces of at most max runes.

@@ -4,6 +4,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -60,12 +61,27 @@ func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error)
 
 // Notify posts the notification as Alertmanager would.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, NewMessage(notif, n.conf.MaxAlerts, n.now()), nil)
+	body, err := Encode(notif, n.conf.MaxAlerts, n.now())
+	if err != nil {
+		return false, fmt.Errorf("webhook: encode request: %w", err)
+	}
+	_, retry, err := n.send.PostBody(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, body, nil)
 	return retry, err
 }
 
 // NewMessage builds the payload, keeping at most maxAlerts alerts (0: all).
+// Notify sends what Encode writes, which is this Message's JSON.
 func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Message {
+	// A missing label set is {} rather than null, as in Alertmanager's
+	// payload; one empty set stands for all of them, as the payload is
+	// only read.
+	empty := model.LabelSet{}
+	orEmpty := func(ls model.LabelSet) model.LabelSet {
+		if ls == nil {
+			return empty
+		}
+		return ls
+	}
 	m := &Message{
 		Version:           Version,
 		GroupKey:          notif.GroupKey,
@@ -101,13 +117,4 @@ func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Me
 		})
 	}
 	return m
-}
-
-// orEmpty makes a nil label set encode as {} rather than null, as
-// Alertmanager's does.
-func orEmpty(ls model.LabelSet) model.LabelSet {
-	if ls == nil {
-		return model.LabelSet{}
-	}
-	return ls
 }

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -81,7 +80,7 @@ func BenchmarkEncode10000(b *testing.B) {
 	now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := json.Marshal(webhook.NewMessage(notif, 0, now)); err != nil {
+		if _, err := webhook.Encode(notif, 0, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -202,7 +202,13 @@ func (dc *DeviceCloud) StartBroker() error {
 // CONNACK and a publish never gets its ack. Undo with UnhangBroker.
 func (dc *DeviceCloud) HangBroker() { dc.ln.hang() }
 
-// UnhangBroker ends HangBroker: held connections carry on where they stopped.
+// KillBrokerLeavingHang drops every MQTT connection, as if the broker's
+// process had died, while its port is taken over by a listener that
+// accepts TCP connections and never answers. Undo with UnhangBroker.
+func (dc *DeviceCloud) KillBrokerLeavingHang() { dc.ln.replaceWithHang() }
+
+// UnhangBroker ends HangBroker and KillBrokerLeavingHang: held connections
+// carry on where they stopped.
 func (dc *DeviceCloud) UnhangBroker() { dc.ln.unhang() }
 
 // Close stops the broker, the relay and the HTTP server and waits for their

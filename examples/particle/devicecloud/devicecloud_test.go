@@ -150,6 +150,28 @@ func TestHangBroker(t *testing.T) {
 	require.Equal(t, "back", receive(t, after.messages(), "MQTT subscriber"))
 }
 
+func TestKillBrokerLeavingHang(t *testing.T) {
+	t.Parallel()
+	dc := startCloud(t, devicecloud.Config{})
+	before := newV5Client(t, dc, "before")
+
+	dc.KillBrokerLeavingHang()
+	select {
+	case <-before.c.Done():
+	case <-time.After(deliverWithin):
+		require.FailNow(t, "existing connection should be dropped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), silentFor)
+	defer cancel()
+	_, _, err := connectV5(ctx, dc.MQTTAddr(), "during-hang")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the port accepts, but CONNECT gets no CONNACK")
+
+	dc.UnhangBroker()
+	after := newV5Client(t, dc, "after")
+	after.publish(t, "devices/dev-1/events/ping", "back")
+	require.Equal(t, "back", receive(t, after.messages(), "MQTT subscriber"))
+}
+
 func TestCloseWhileBroken(t *testing.T) {
 	t.Parallel()
 	for _, brk := range []struct {
@@ -157,6 +179,7 @@ func TestCloseWhileBroken(t *testing.T) {
 		do   func(dc *devicecloud.DeviceCloud)
 	}{
 		{"hung", (*devicecloud.DeviceCloud).HangBroker},
+		{"killed, leaving a hang", (*devicecloud.DeviceCloud).KillBrokerLeavingHang},
 		{"stopped", (*devicecloud.DeviceCloud).StopBroker},
 		{"relay", (*devicecloud.DeviceCloud).BreakRelay},
 	} {

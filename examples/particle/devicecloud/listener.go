@@ -103,11 +103,7 @@ func (l *switchListener) stopLocked() {
 		_ = l.tcp.Close()
 		l.tcp = nil
 	}
-	for c := range l.conns {
-		c.closeOnce.Do(func() { close(c.done) })
-		_ = c.Conn.Close()
-		delete(l.conns, c)
-	}
+	l.dropConnsLocked()
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
@@ -136,10 +132,34 @@ func (l *switchListener) start() error {
 func (l *switchListener) hang() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.hangLocked()
+}
+
+// hangLocked closes the gate; l.mu is held.
+func (l *switchListener) hangLocked() {
 	select {
 	case <-l.gate:
 		l.gate = make(chan struct{})
 	default: // already hung
+	}
+}
+
+// replaceWithHang drops every connection, as a dead process would, while
+// the port keeps accepting and answers nothing: a host whose broker died
+// and left a listener behind that never answers.
+func (l *switchListener) replaceWithHang() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hangLocked()
+	l.dropConnsLocked()
+}
+
+// dropConnsLocked closes every accepted connection; l.mu is held.
+func (l *switchListener) dropConnsLocked() {
+	for c := range l.conns {
+		c.closeOnce.Do(func() { close(c.done) })
+		_ = c.Conn.Close()
+		delete(l.conns, c)
 	}
 }
 

@@ -53,7 +53,13 @@ var failureShapes = []failureShape{
 		name:   "refused",
 		brk:    (*devicecloud.DeviceCloud).StopBroker,
 		heal:   (*devicecloud.DeviceCloud).StartBroker,
-		median: 600 * time.Millisecond, max: 1100 * time.Millisecond,
+		median: 150 * time.Millisecond, max: 300 * time.Millisecond,
+	},
+	{
+		name:   "killed-hanging",
+		brk:    (*devicecloud.DeviceCloud).KillBrokerLeavingHang,
+		heal:   func(dc *devicecloud.DeviceCloud) error { dc.UnhangBroker(); return nil },
+		median: ttpTimeout + 150*time.Millisecond, max: ttpTimeout + 300*time.Millisecond,
 	},
 	{
 		name:   "hang",
