@@ -98,42 +98,25 @@ measure() {
 	}' 2>>"$work/per-run"
 }
 
+# http_probes prints N HTTP probes of the target server, one path each.
+http_probes() {
+	for i in $(seq 1 "$N"); do
+		printf -- "- name: http-%d\n  interval: 1s\n  timeout: 900ms\n  labels: {service: web}\n  http: {url: 'http://127.0.0.1:%d/t/%d'}\n" \
+			"$i" "$target_port" "$i"
+	done
+}
+
 run_tocsin() {
-	local web_port pid
+	local web_port tocsin_pid
 	web_port=$(free_port)
-	{
-		cat <<CONF
-global:
-  replica: bench-1
-storage: {path: data/, retention: 1h}
-rule_files: ['rules/*.yml']
-evaluation_interval: 5s
-probes:
-CONF
-		for i in $(seq 1 "$N"); do
-			printf -- "- name: http-%d\n  interval: 1s\n  timeout: 900ms\n  labels: {service: web}\n  http: {url: 'http://127.0.0.1:%d/t/%d'}\n" \
-				"$i" "$target_port" "$i"
-		done
-		cat <<CONF
-route:
-  receiver: sink
-  group_by: [alertname, probe]
-  group_wait: 0s
-  group_interval: 5m
-receivers:
-- name: sink
-  webhook_configs: [{url: 'http://127.0.0.1:9/'}]
-CONF
-	} >"$work/tocsin.yml"
-	bin/tocsin run --config.file="$work/tocsin.yml" --web.listen-address="127.0.0.1:$web_port" \
-		--log.level=warn >"$work/tocsin.log" 2>&1 &
-	pid=$!
-	pids+=("$pid")
-	echo "tocsin: pid $pid, $N HTTP probes of 127.0.0.1:$target_port at 1s"
+	write_config "'rules/*.yml'" 'http://127.0.0.1:9/' http_probes
+	start_tocsin
+	pids+=("$tocsin_pid")
+	echo "tocsin: pid $tocsin_pid, $N HTTP probes of 127.0.0.1:$target_port at 1s"
 	wait_up "http://127.0.0.1:$web_port/-/ready" "$work/tocsin.log"
-	measure tocsin "$pid"
+	measure tocsin "$tocsin_pid"
 	echo "tocsin: probes succeeding $(curl -fsS "http://127.0.0.1:$web_port/metrics" | grep -c '^probe_success{.*} 1$' || true) of $N"
-	stop "$pid"
+	stop "$tocsin_pid"
 }
 
 run_stack() {
