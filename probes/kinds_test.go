@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,6 +139,52 @@ func TestHTTPProbe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
+// the target closed it opens a new one and still succeeds.
+func TestHTTPProbeKeepsConnection(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	p, err := New(probeConfig("api", 2*time.Second, func(p *configs.ProbeConfig) {
+		p.HTTP = &configs.HTTPProbe{URL: srv.URL, Method: "GET"}
+	}), Options{Replica: testReplica})
+	require.NoError(t, err)
+	defer p.Close()
+
+	for run := range 3 {
+		r := p.Probe(t.Context())
+		require.True(t, r.Success, r.Detail)
+		if run > 0 {
+			require.Zero(t, r.HTTPPhases.Connect, "run %d reused the connection", run)
+		}
+	}
+	require.EqualValues(t, 1, opened.Load())
+
+	// The runs of one prober share their series' labels and references.
+	r1, r2 := p.Probe(t.Context()), p.Probe(t.Context())
+	first, second := r1.Series(), r2.Series()
+	require.Len(t, second, len(first))
+	for i := range first {
+		require.Equal(t, first[i].Labels, second[i].Labels)
+		require.NotNil(t, first[i].Ref)
+		require.Same(t, first[i].Ref, second[i].Ref)
+	}
+
+	srv.CloseClientConnections()
+	r := p.Probe(t.Context())
+	require.True(t, r.Success, r.Detail)
+	require.EqualValues(t, 2, opened.Load())
 }
 
 func TestTCPProbe(t *testing.T) {

@@ -84,6 +84,9 @@ type Result struct {
 	CertExpiry time.Time
 	// LastHeartbeat is when the last heartbeat arrived; zero when none yet.
 	LastHeartbeat time.Time
+
+	// series is the prober's cache of its series; nil builds them afresh.
+	series *seriesCache
 }
 
 // HTTPPhases splits an HTTP probe's duration the way blackbox_exporter does.
@@ -151,6 +154,7 @@ type base struct {
 	logger              *slog.Logger
 	reasons             []Reason
 	counts              []atomic.Uint64 // parallel to reasons
+	series              *seriesCache
 }
 
 func newBase(cfg *configs.ProbeConfig, opts Options) *base {
@@ -169,6 +173,7 @@ func newBase(cfg *configs.ProbeConfig, opts Options) *base {
 		logger:  opts.Logger.With("probe", cfg.Name),
 		reasons: reasons,
 		counts:  make([]atomic.Uint64, len(reasons)),
+		series:  &seriesCache{},
 	}
 }
 
@@ -188,6 +193,7 @@ func (b *base) start(ctx context.Context) (Result, context.Context, context.Canc
 func (b *base) finish(r *Result) Result {
 	r.Duration = b.now().Sub(r.Time)
 	r.Success = r.Reason == ""
+	r.series = b.series
 	if !r.Success {
 		b.count(r.Reason)
 	}

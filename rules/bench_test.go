@@ -238,7 +238,7 @@ func BenchmarkMassOutage(b *testing.B) {
 	}
 	healthy := make([]Sample, 0, 3*outageProbes)
 	for _, p := range probes {
-		healthy = append(healthy, Sample{p.success, 1}, Sample{p.duration, 0.05}, Sample{p.roundtrip, 0.04})
+		healthy = append(healthy, Sample{Labels: p.success, Value: 1}, Sample{Labels: p.duration, Value: 0.05}, Sample{Labels: p.roundtrip, Value: 0.04})
 	}
 	for range int(outageHistory / time.Second) {
 		if err := rec.Record(clock.Add(time.Second), healthy); err != nil {
@@ -258,7 +258,7 @@ func BenchmarkMassOutage(b *testing.B) {
 		failures++
 		for _, p := range probes {
 			now := clock.Add(step)
-			err := rec.Record(now, []Sample{{p.success, 0}, {p.duration, 0.9}, {p.failures, failures}})
+			err := rec.Record(now, []Sample{{Labels: p.success}, {Labels: p.duration, Value: 0.9}, {Labels: p.failures, Value: failures}})
 			if err != nil {
 				b.Fatal(err)
 			}

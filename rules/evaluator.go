@@ -169,6 +169,7 @@ type group struct {
 	last      time.Time     // last evaluation timestamp
 	evaluated time.Time     // clock time of the last evaluation, for trigger spacing
 	took      time.Duration // how long the last evaluation took
+	fires     time.Time     // when the `for` of its earliest pending alert runs out; zero when none
 	// restore: restore the `for` state of alerts that become active (see
 	// restoreForState); restored names the alerts already restored.
 	restore  bool
@@ -486,8 +487,11 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 	var due, held []*group
 	for _, g := range groups {
 		_, trig := triggered[g]
+		fire := e.fireTime(g)
 		switch {
 		case all || !now.Before(g.next):
+			due = append(due, g)
+		case !fire.IsZero() && !now.Before(fire):
 			due = append(due, g)
 		case trig && now.Before(e.nextTriggered(g)):
 			// Evaluated a moment ago: the triggers of a storm wait for
@@ -511,6 +515,9 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 	wait := time.Duration(1<<63 - 1)
 	for _, g := range groups {
 		wait = min(wait, g.next.Sub(now))
+		if fire := e.fireTime(g); !fire.IsZero() {
+			wait = min(wait, fire.Sub(now))
+		}
 	}
 	for _, g := range held {
 		wait = min(wait, e.nextTriggered(g).Sub(now))
@@ -521,6 +528,43 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 // nextTriggered is the earliest time a trigger may evaluate g again.
 func (e *Evaluator) nextTriggered(g *group) time.Time {
 	return g.evaluated.Add(max(e.opts.MinTriggerSpacing, triggerDutyCycle*g.took))
+}
+
+// fireTime is when g is evaluated so that its earliest pending alert
+// fires: the moment the alert's `for` runs out, not at the next trigger
+// or tick, which in a storm may come seconds later (the spacing grows with
+// the group's duration). It keeps the minimum spacing after the group's
+// last evaluation, so each such evaluation answers for all the alerts
+// whose `for` ran out since. Zero when no alert is pending.
+func (e *Evaluator) fireTime(g *group) time.Time {
+	if g.fires.IsZero() {
+		return time.Time{}
+	}
+	if earliest := g.evaluated.Add(e.opts.MinTriggerSpacing); g.fires.Before(earliest) {
+		return earliest
+	}
+	return g.fires
+}
+
+// pendingUntil is when the `for` of the earliest pending alert of g runs
+// out; zero when no alert is pending.
+func pendingUntil(g *promrules.Group) time.Time {
+	var at time.Time
+	for _, r := range g.Rules() {
+		ar, ok := r.(*promrules.AlertingRule)
+		if !ok || ar.HoldDuration() <= 0 {
+			continue
+		}
+		ar.ForEachActiveAlert(func(a *promrules.Alert) {
+			if a.State != promrules.StatePending {
+				return
+			}
+			if t := a.ActiveAt.Add(ar.HoldDuration()); at.IsZero() || t.Before(at) {
+				at = t
+			}
+		})
+	}
+	return at
 }
 
 // evalGroups evaluates groups at now. Groups are independent, as in
@@ -576,6 +620,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 		}
 	}
 	g.last, g.evaluated, g.took = ts, now, e.opts.Now().Sub(began)
+	g.fires = pendingUntil(g.g)
 	if !now.Before(g.next) {
 		g.next = now.Add(g.g.Interval())
 	}

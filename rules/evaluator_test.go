@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -690,4 +691,45 @@ func failingRuleEvaluator(t *testing.T, clock *fakeClock, reg *prometheus.Regist
 	})
 	require.NoError(t, err)
 	return ev
+}
+
+// TestPendingAlertFiresWhenItsForRunsOut: with no trigger or tick in
+// between, the group is evaluated the moment a pending alert's `for` runs
+// out, but not sooner than the minimum spacing after its last evaluation.
+func TestPendingAlertFiresWhenItsForRunsOut(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		hold, wait time.Duration
+	}{
+		{15 * time.Second, 15 * time.Second},
+		{100 * time.Millisecond, DefaultMinTriggerSpacing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.hold.String(), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			clock := &fakeClock{t: t0}
+			h := newHarness(t, dir, writeRules(t, dir, fmt.Sprintf(`groups:
+- name: liveness
+  rules:
+  - alert: ProbeFailing
+    expr: probe_success == 0
+    for: %s
+`, model.Duration(tc.hold))), clock)
+			defer h.close(t)
+			ctx := context.Background()
+			h.ev.pass(ctx, false) // start-up evaluation
+
+			clock.Add(time.Second)
+			h.probe(t, "api", 0)
+			require.Equal(t, tc.wait, h.ev.pass(ctx, false), "pending: the next pass is when its for runs out")
+			require.Empty(t, h.out.take())
+
+			at := clock.Add(tc.wait)
+			h.ev.pass(ctx, false)
+			alerts := h.out.take()
+			require.Len(t, alerts, 1)
+			require.Equal(t, at, alerts[0].StartsAt)
+		})
+	}
 }

@@ -77,9 +77,10 @@ ticks() {
 # rss_kb PID prints a process' resident memory (VmRSS) in KiB.
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# write_config RULE_FILES RECEIVER_URL writes $work/tocsin.yml: N round-trip probes against
-# mosquitto on $mqtt_port (MQTT $MQTT_VERSION), the rule files (a YAML list's contents, empty for
-# none), and one alert group per alert and probe, notified at once to a webhook at RECEIVER_URL.
+# write_config RULE_FILES RECEIVER_URL [PROBES] writes $work/tocsin.yml: the probes PROBES prints
+# (by default N round-trip probes against mosquitto on $mqtt_port, MQTT $MQTT_VERSION), the rule
+# files (a YAML list's contents, empty for none), and one alert group per alert and probe, notified
+# at once to a webhook at RECEIVER_URL.
 write_config() {
 	{
 		cat <<CONF
@@ -90,7 +91,7 @@ rule_files: [$1]
 evaluation_interval: 5s
 probes:
 CONF
-		roundtrip_probes "$N" "$mqtt_port" "$MQTT_VERSION"
+		if [ -n "${3:-}" ]; then "$3"; else roundtrip_probes "$N" "$mqtt_port" "$MQTT_VERSION"; fi
 		cat <<CONF
 route:
   receiver: sink

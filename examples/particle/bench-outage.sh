@@ -9,8 +9,9 @@
 # receiver. After SETTLE seconds it samples BEFORE seconds, stops the broker for OUTAGE seconds,
 # starts it again on the same port and samples AFTER seconds more. It reports, per phase, tocsin's
 # CPU (utime + stime from /proc/<pid>/stat) and RSS (VmRSS, every 5s); the time from the break to
-# the first ProbeFailing page and to the page of the last probe; how many probes were paged; and
-# how many notifications arrived, firing and resolved. Resolves leave at the group's next flush
+# the first ProbeFailing page and to the page of the last probe; tocsin's own part of each page
+# (from the rule evaluation that fired the alert, the alert's startsAt, to the page's arrival); how
+# many probes were paged; and how many notifications arrived, firing and resolved. Resolves leave at the group's next flush
 # (group_interval 5m), so they are counted only when AFTER is longer. Linux only; everything it
 # starts is stopped on exit.
 #
@@ -49,10 +50,19 @@ hook_port=$(free_port)
 start_mosquitto "$mqtt_port"
 
 # The receiver writes one line per alert of each notification:
-# <arrival, Unix seconds> <notification status> <alert status> <alertname> <probe>
+# <arrival, Unix seconds> <notification status> <alert status> <alertname> <probe> <startsAt, Unix seconds>
+# An alert's startsAt is the time of the rule evaluation that fired it, so arrival - startsAt is
+# tocsin's own part of the page: evaluation, dispatch and the webhook call.
 cat >"$work/hook.py" <<'PY'
 import json, sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+def unix(ts):
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return 0.0
 
 out = open(sys.argv[2], "a", buffering=1)
 
@@ -62,15 +72,22 @@ class Hook(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         for a in body.get("alerts", []):
             labels = a.get("labels", {})
-            out.write("%.3f %s %s %s %s\n" % (now, body.get("status"), a.get("status"),
-                      labels.get("alertname", "-"), labels.get("probe", "-")))
+            out.write("%.3f %s %s %s %s %.3f\n" % (now, body.get("status"), a.get("status"),
+                      labels.get("alertname", "-"), labels.get("probe", "-"), unix(a.get("startsAt"))))
         self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args):
         pass
 
-HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+class Server(ThreadingHTTPServer):
+    # A thousand pages arrive at once; with Python's default backlog of 5 the kernel drops
+    # connection attempts, and the sender's retransmissions (1 s, 3 s, 7 s later) would be
+    # counted as tocsin's delay.
+    request_queue_size = 4096
+    daemon_threads = True
+
+Server(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
 PY
 : >"$work/pages.log"
 python3 "$work/hook.py" "$hook_port" "$work/pages.log" 2>"$work/hook.log" &
@@ -119,17 +136,26 @@ sample after "$AFTER"
 
 awk -v broke="$broke" -v probes="$N" '
 $4 == "ProbeFailing" && $3 == "firing" {
-	if (!($5 in first)) { first[$5] = $1 - broke; paged++ }
+	if (!($5 in first)) { first[$5] = $1 - broke; own[$5] = $1 - $6; paged++ }
 }
 { notes[$2 " " $3]++; total++ }
 END {
 	min = -1; max = -1
 	for (p in first) {
-		if (min < 0 || first[p] < min) min = first[p]
+		if (min < 0 || first[p] < min) { min = first[p]; firstown = own[p] }
 		if (first[p] > max) max = first[p]
 	}
-	if (paged) printf "ProbeFailing: first page %.2fs after the break, last probe paged %.2fs after it; %d of %d probes paged\n", min, max, paged, probes
-	else print "ProbeFailing: no page"
+	if (paged) {
+		printf "ProbeFailing: first page %.2fs after the break, last probe paged %.2fs after it; %d of %d probes paged\n", min, max, paged, probes
+		n = 0
+		for (p in own) { # insertion sort: mawk has no asort
+			v = own[p]
+			for (i = ++n; i > 1 && sorted[i - 1] > v; i--) sorted[i] = sorted[i - 1]
+			sorted[i] = v
+		}
+		printf "tocsin'"'"'s own part (firing evaluation → webhook): first page %.0f ms; over all %d probes median %.0f ms, max %.0f ms\n",
+			1000 * firstown, n, 1000 * sorted[int((n + 1) / 2)], 1000 * sorted[n]
+	} else print "ProbeFailing: no page"
 	printf "alerts in notifications: %d", total
 	for (k in notes) printf "; %s: %d", k, notes[k]
 	print ""

@@ -385,7 +385,7 @@ func (p *Pipeline) record(r probes.Result) {
 	samples := make([]rules.Sample, len(series))
 	ls := make([]labels.Labels, len(series))
 	for i, s := range series {
-		samples[i] = rules.Sample{Labels: s.Labels, Value: s.Value}
+		samples[i] = rules.Sample{Labels: s.Labels, Value: s.Value, Ref: s.Ref}
 		ls[i] = s.Labels
 	}
 	if err := p.recorder.Record(r.Time, samples); err != nil {
