@@ -88,7 +88,9 @@ func TestProbeRunsWhenItsConnectionDrops(t *testing.T) {
 			r := waitFor(t, results, 1, "drop")["drop"]
 			require.False(t, r.Success)
 			require.Equal(t, ReasonConnect, r.Reason, r.Detail)
-			require.Contains(t, r.Detail, "connection refused")
+			// The broker drops its clients before it closes its
+			// listener, so the run may reach the listener as it goes.
+			require.Regexp(t, `connection (refused|reset by peer)`, r.Detail)
 		})
 	}
 }
