@@ -92,7 +92,14 @@ evaluation_interval: 5s
 probes:
 CONF
 		if [ -n "${3:-}" ]; then "$3"; else roundtrip_probes "$N" "$mqtt_port" "$MQTT_VERSION"; fi
-		cat <<CONF
+		sink_route "$2"
+	} >"$work/tocsin.yml"
+}
+
+# sink_route RECEIVER_URL prints the route of the benchmarks' configs: one alert group per alert and
+# probe, notified at once to a webhook at RECEIVER_URL.
+sink_route() {
+	cat <<CONF
 route:
   receiver: sink
   group_by: [alertname, probe]
@@ -101,9 +108,8 @@ route:
   repeat_interval: 4h
 receivers:
 - name: sink
-  webhook_configs: [{url: '$2'}]
+  webhook_configs: [{url: '$1'}]
 CONF
-	} >"$work/tocsin.yml"
 }
 
 # start_tocsin runs bin/tocsin on $work/tocsin.yml as its own process, serving on $web_port,

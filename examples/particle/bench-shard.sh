@@ -46,9 +46,9 @@ for i in $(seq 1 "$N"); do
 	echo "- {name: port-$i, interval: $INTERVAL, tcp: {address: '127.0.0.1:$mqtt_port'}}"
 done >"$work/probes.yml"
 
-# write_config REPLICATION NAME FILE writes a replica's config: the same probes, rules and route for
-# every replica, and its own name.
-write_config() {
+# write_replica_config REPLICATION NAME FILE writes a replica's config: the same probes, rules and
+# route for every replica, and its own name.
+write_replica_config() {
 	{
 		cat <<CONF
 global: {replica: $2}
@@ -59,17 +59,7 @@ evaluation_interval: 5s
 probes:
 CONF
 		cat "$work/probes.yml"
-		cat <<CONF
-route:
-  receiver: sink
-  group_by: [alertname, probe]
-  group_wait: 0s
-  group_interval: 5m
-  repeat_interval: 4h
-receivers:
-- name: sink
-  webhook_configs: [{url: 'http://127.0.0.1:9/'}]
-CONF
+		sink_route 'http://127.0.0.1:9/'
 	} >"$3"
 }
 
@@ -94,7 +84,7 @@ for r in $REPLICATIONS; do
 			[ "$i" = "$j" ] || peers+=("--cluster.peer=127.0.0.1:${gossip[$j]}")
 		done
 		mkdir -p "$work/r$r-$i"
-		write_config "$r" "bench-$((i + 1))" "$work/r$r-$i/tocsin.yml"
+		write_replica_config "$r" "bench-$((i + 1))" "$work/r$r-$i/tocsin.yml"
 		bin/tocsin run --config.file="$work/r$r-$i/tocsin.yml" --storage.path="$work/r$r-$i/data" \
 			--web.listen-address="127.0.0.1:${web[$i]}" --cluster.listen-address="127.0.0.1:${gossip[$i]}" \
 			"${peers[@]}" --log.level=warn >"$work/r$r-$i/tocsin.log" 2>&1 &
