@@ -31,8 +31,9 @@ import (
 // oneAlert is a pipeline that holds one firing alert: a failing
 // integration, which the dispatcher raises itself.
 type oneAlert struct {
-	labels  model.LabelSet // the alert's, besides alertname
-	cluster bool           // the replica gossips with others
+	labels  model.LabelSet          // the alert's, besides alertname
+	cluster bool                    // the replica gossips with others
+	status  *pipeline.ClusterStatus // its cluster status, when not just its name
 }
 
 func (o oneAlert) Snapshot() pipeline.Snapshot {
@@ -46,6 +47,9 @@ func (o oneAlert) Snapshot() pipeline.Snapshot {
 	}
 	if o.cluster {
 		snap.Cluster = &pipeline.ClusterStatus{Name: "eu-1"}
+	}
+	if o.status != nil {
+		snap.Cluster = o.status
 	}
 	return snap
 }
@@ -328,6 +332,34 @@ func TestSilenceLinkLeavesOutReplicaInCluster(t *testing.T) {
 			got, err := url.QueryUnescape(html.UnescapeString(link[1]))
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// With cluster.probe_replication the overview says how many of the probes
+// this replica runs, and that the others show on their owners' pages.
+func TestOverviewSaysWhichShareOfTheProbesTheReplicaRuns(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status pipeline.ClusterStatus
+		want   string
+	}{
+		{"every replica runs every probe", pipeline.ClusterStatus{Name: "eu-1"}, ""},
+		{"spread", pipeline.ClusterStatus{Name: "eu-1", ProbeReplication: 2, ProbesOwned: 7},
+			"Each probe runs on 2 replicas (<code>cluster.probe_replication</code>): this one runs 7. Probes it does not run"},
+		{"handing over", pipeline.ClusterStatus{Name: "eu-1", ProbeReplication: 1, ProbesOwned: 4, ProbesHandingOver: 3},
+			"Each probe runs on 1 replica (<code>cluster.probe_replication</code>): this one runs 4 and hands 3 over to their new owners."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSilenceSiteFor(t, "", oneAlert{status: &tt.status})
+			code, body := s.do(t, http.MethodGet, "/", nil)
+			require.Equal(t, http.StatusOK, code)
+			require.Contains(t, body, "This replica is <strong>eu-1</strong>")
+			if tt.want == "" {
+				require.NotContains(t, body, "probe_replication")
+				return
+			}
+			require.Contains(t, body, tt.want)
 		})
 	}
 }
