@@ -325,3 +325,59 @@ func BenchmarkProbeFailingTemplates(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(texts)), "templates/op")
 }
+
+// BenchmarkOutageEvaluation is one evaluation of the shipped pack with
+// 1,000 round-trip probes failing, their ProbeFailing alerts active: the
+// evaluation a mass outage's first page waits for.
+func BenchmarkOutageEvaluation(b *testing.B) {
+	dir := b.TempDir()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rec.Close() })
+	clock := &fakeClock{t: t0}
+	sent := 0
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:          []string{"../configs/rules/liveness.yml"},
+		Interval:       time.Hour,
+		ExternalLabels: labels.FromStrings("replica", "eu-1"),
+		Storage:        rec,
+		Alerts:         func(_ context.Context, as []*model.Alert) { sent += len(as) },
+		Now:            clock.Now,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	probes := make([]outageSeries, outageProbes)
+	for i := range probes {
+		probes[i] = newOutageSeries(i)
+	}
+	record := func(ok float64) {
+		samples := make([]Sample, 0, 2*outageProbes)
+		for _, p := range probes {
+			samples = append(samples, Sample{Labels: p.success, Value: ok}, Sample{Labels: p.duration, Value: 0.05})
+		}
+		if err := rec.Record(clock.Add(time.Second), samples); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for range 60 {
+		record(1)
+	}
+	ev.EvaluateAll(ctx)
+	for range 20 { // past ProbeFailing's `for`: every alert fires
+		record(0)
+		ev.EvaluateAll(ctx)
+	}
+	if sent < outageProbes {
+		b.Fatalf("%d alerts sent, want %d", sent, outageProbes)
+	}
+	cpu := cpuTime()
+	for b.Loop() {
+		record(0)
+		ev.EvaluateAll(ctx)
+	}
+	reportCPU(b, cpu)
+}

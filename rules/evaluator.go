@@ -6,7 +6,8 @@
 // ALERTS_FOR_STATE, restoring for state after a restart, resend delay) are
 // Prometheus' own: groups are built and evaluated by the Prometheus rules
 // package. tocsin drives the evaluation itself, so that a group is also
-// evaluated right after a probe reports a series the group reads directly.
+// evaluated right after a probe reports a series the group reads directly,
+// and expands alert templates itself, once per alert (templates.go).
 package rules
 
 import (
@@ -130,6 +131,7 @@ type Evaluator struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	manager *promrules.Manager
+	mopts   *promrules.ManagerOptions
 	engine  *promql.Engine
 	parser  parser.Parser
 	extURL  *url.URL
@@ -174,6 +176,11 @@ type group struct {
 	// restoreForState); restored names the alerts already restored.
 	restore  bool
 	restored map[uint64]struct{}
+	// rules are the templates tocsin expands for g's rules, by rule
+	// index (nil for a rule Prometheus expands itself); templates are the
+	// same by name and query.
+	rules     []*alertTemplates
+	templates map[ruleKey]*alertTemplates
 }
 
 // NewEvaluator loads and validates the rule files. A bad file yields
@@ -249,9 +256,9 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 		set:     &RuleSet{},
 	}
 	e.current.Store(&e.set.groups)
-	e.manager = promrules.NewManager(&promrules.ManagerOptions{
+	e.mopts = &promrules.ManagerOptions{
 		ExternalURL:     extURL,
-		QueryFunc:       promrules.EngineQueryFunc(engine, sinceStart(opts.Storage, opts.Start)),
+		QueryFunc:       e.queryHook(promrules.EngineQueryFunc(engine, sinceStart(opts.Storage, opts.Start))),
 		NotifyFunc:      e.collect,
 		Context:         context.Background(),
 		AppendableV2:    opts.Storage,
@@ -262,7 +269,8 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 		ForGracePeriod:  opts.ForGracePeriod,
 		ResendDelay:     opts.ResendDelay,
 		Parser:          p,
-	})
+	}
+	e.manager = promrules.NewManager(e.mopts)
 	if err := e.Update(opts.Files...); err != nil {
 		return nil, err
 	}
@@ -298,7 +306,9 @@ func (e *Evaluator) Load(files ...string) (*RuleSet, error) {
 	}
 	set := &RuleSet{files: paths, groups: make([]*group, 0, len(loaded))}
 	for key, pg := range loaded {
-		set.groups = append(set.groups, &group{g: pg, key: key, selectors: groupSelectors(pg), restore: true})
+		g := e.withTemplates(pg)
+		g.key, g.selectors, g.restore = key, groupSelectors(g.g), true
+		set.groups = append(set.groups, g)
 	}
 	sort.Slice(set.groups, func(i, j int) bool { return set.groups[i].key < set.groups[j].key })
 	return set, nil
@@ -323,7 +333,7 @@ func (e *Evaluator) Swap(next *RuleSet) (prev *RuleSet) {
 		if !ok {
 			continue
 		}
-		if og.g.Equals(ng.g) {
+		if og.equals(ng) {
 			next.groups[i] = og
 			continue
 		}
@@ -331,6 +341,7 @@ func (e *Evaluator) Swap(next *RuleSet) (prev *RuleSet) {
 			ar.ForEachActiveAlert(func(a *promrules.Alert) { prev.saved[a] = *a })
 		}
 		ng.g.CopyState(og.g)
+		ng.takeOver(og)
 		for _, ar := range ng.g.AlertingRules() {
 			ar.SetRestored(true)
 		}
@@ -601,7 +612,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 		// at one timestamp.
 		ts = g.last.Add(time.Millisecond)
 	}
-	buf := &alertBuffer{}
+	buf := &alertBuffer{group: g}
 	gctx := context.WithValue(ctx, alertBufferKey{}, buf)
 	// Timed on the evaluator's clock, as the spacing it sets is.
 	began := e.opts.Now()
@@ -619,6 +630,11 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 			g.restore, g.restored = false, nil
 		}
 	}
+	for _, t := range g.rules {
+		if t != nil {
+			t.forget()
+		}
+	}
 	g.last, g.evaluated, g.took = ts, now, e.opts.Now().Sub(began)
 	g.fires = pendingUntil(g.g)
 	if !now.Before(g.next) {
@@ -634,12 +650,16 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 type alertBufferKey struct{}
 
 // alertBuffer gathers the alerts of one group evaluation so the output is
-// called once per group, not once per rule.
-type alertBuffer struct{ alerts []*model.Alert }
+// called once per group, not once per rule. It also tells the query hook
+// and collect which group is evaluated.
+type alertBuffer struct {
+	group  *group
+	alerts []*model.Alert
+}
 
 // collect is the Prometheus NotifyFunc: it turns rule alerts into
 // model.Alerts the way Prometheus' notifier does, adding external labels.
-func (e *Evaluator) collect(ctx context.Context, _ string, alerts ...*promrules.Alert) {
+func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrules.Alert) {
 	if len(alerts) == 0 {
 		return
 	}
@@ -647,7 +667,14 @@ func (e *Evaluator) collect(ctx context.Context, _ string, alerts ...*promrules.
 	if buf == nil {
 		return
 	}
+	var t *alertTemplates
+	if buf.group != nil {
+		t = buf.group.templates[ruleKey{alerts[0].Labels.Get(labels.AlertName), expr}]
+	}
 	for _, a := range alerts {
+		if t != nil {
+			a.Annotations = t.annotationsOf(a.Labels)
+		}
 		ls := make(model.LabelSet, a.Labels.Len()+e.opts.ExternalLabels.Len())
 		e.opts.ExternalLabels.Range(func(l labels.Label) {
 			ls[model.LabelName(l.Name)] = model.LabelValue(l.Value)

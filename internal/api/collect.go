@@ -17,6 +17,7 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/internal/pipeline"
 	"github.com/tocsin-alerting/tocsin/probes"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 // staleAfter is how many intervals may pass without a finished run before
@@ -133,7 +134,7 @@ func ProbeDetailOf(s pipeline.Snapshot, name string, now time.Time) (ProbeDetail
 		d.RecentFailures = append(d.RecentFailures, Failure{Time: f.Time, Reason: string(f.Reason), Detail: f.Detail, DurationSeconds: f.Duration.Seconds()})
 	}
 	series := probeSeries(pc, s.Config.Global.Replica)
-	for _, g := range s.RuleGroups {
+	for _, g := range s.Rules.Groups {
 		for _, rule := range g.Rules() {
 			if selectsAny(rule.Query(), series) {
 				d.Rules = append(d.Rules, RuleRef{Group: g.Name(), File: g.File(), Name: rule.Name(), Type: ruleType(rule), Query: rule.Query().String()})
@@ -200,9 +201,9 @@ func matches(ms []*labels.Matcher, ls labels.Labels) bool {
 // AlertsOf lists the active alerts, firing before pending, oldest first.
 func AlertsOf(s pipeline.Snapshot) []Alert {
 	out := []Alert{}
-	for _, g := range s.RuleGroups {
+	for _, g := range s.Rules.Groups {
 		for _, r := range g.AlertingRules() {
-			out = append(out, ruleAlerts(r)...)
+			out = append(out, ruleAlerts(s.Rules, r)...)
 		}
 	}
 	for _, raised := range []struct {
@@ -224,9 +225,9 @@ func AlertsOf(s pipeline.Snapshot) []Alert {
 	return out
 }
 
-func ruleAlerts(r *promrules.AlertingRule) []Alert {
+func ruleAlerts(v rules.View, r *promrules.AlertingRule) []Alert {
 	out := []Alert{}
-	for _, a := range r.ActiveAlerts() {
+	for _, a := range v.ActiveAlerts(r) {
 		out = append(out, Alert{
 			Name: r.Name(), State: a.State.String(),
 			Labels: a.Labels.Map(), Annotations: a.Annotations.Map(),
@@ -238,8 +239,8 @@ func ruleAlerts(r *promrules.AlertingRule) []Alert {
 
 // RuleGroupsOf lists the rule groups in force with their rules' health.
 func RuleGroupsOf(s pipeline.Snapshot) []RuleGroup {
-	out := make([]RuleGroup, 0, len(s.RuleGroups))
-	for _, g := range s.RuleGroups {
+	out := make([]RuleGroup, 0, len(s.Rules.Groups))
+	for _, g := range s.Rules.Groups {
 		rg := RuleGroup{
 			Name: g.Name(), File: g.File(), IntervalSeconds: g.Interval().Seconds(),
 			LastEvaluation: g.GetLastEvaluation(), EvaluationSeconds: g.GetEvaluationTime().Seconds(),
@@ -257,9 +258,10 @@ func RuleGroupsOf(s pipeline.Snapshot) []RuleGroup {
 			if ar, ok := r.(*promrules.AlertingRule); ok {
 				rule.ForSeconds = ar.HoldDuration().Seconds()
 				rule.KeepFiringForSeconds = ar.KeepFiringFor().Seconds()
-				rule.Annotations = ar.Annotations().Map()
+				ls, anns := s.Rules.Templates(ar)
+				rule.Labels, rule.Annotations = ls.Map(), anns.Map()
 				rule.State = ar.State().String()
-				rule.Alerts = ruleAlerts(ar)
+				rule.Alerts = ruleAlerts(s.Rules, ar)
 			}
 			rg.Rules = append(rg.Rules, rule)
 			// tocsin evaluates groups itself, so the group's own record of

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	promrules "github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/tocsin-alerting/tocsin/configs"
 	"github.com/tocsin-alerting/tocsin/notifiers"
 	"github.com/tocsin-alerting/tocsin/probes"
+	"github.com/tocsin-alerting/tocsin/rules"
 )
 
 // recentFailuresKept is how many failed runs each probe remembers for the
@@ -31,8 +31,9 @@ type Snapshot struct {
 	// Failures are each probe's recent failed runs, newest first, since
 	// tocsin started.
 	Failures map[string][]probes.Result
-	// RuleGroups are the rule groups in force, ordered by file and name.
-	RuleGroups []*promrules.Group
+	// Rules are the rule groups in force, ordered by file and name, with
+	// their rules' templates and their alerts' annotations.
+	Rules rules.View
 	// Integrations are the receivers' integrations with their last delivery.
 	Integrations []notifiers.IntegrationStatus
 	// NotifierAlerts are the NotifierFailing alerts the dispatcher raised.
@@ -78,7 +79,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Latest = sched.Latest()
 	}
 	if ev != nil {
-		s.RuleGroups = ev.Groups()
+		s.Rules = ev.View()
 	}
 	if disp != nil {
 		s.Integrations = disp.Integrations()
