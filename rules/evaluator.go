@@ -495,23 +495,29 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 
 	now := e.now()
 	groups := e.set.groups
-	var due, held []*group
+	// Groups that may page now (an alert's `for` ran out, or a probe
+	// reported a failure they read) are evaluated first, on their own,
+	// and hand their alerts on before the groups that are merely due
+	// start: a page neither waits for nor shares the cores with the
+	// range queries of regular evaluations.
+	var urgent, due, held []*group
 	for _, g := range groups {
 		_, trig := triggered[g]
 		fire := e.fireTime(g)
 		switch {
-		case all || !now.Before(g.next):
-			due = append(due, g)
 		case !fire.IsZero() && !now.Before(fire):
-			due = append(due, g)
-		case trig && now.Before(e.nextTriggered(g)):
+			urgent = append(urgent, g)
+		case trig && now.Before(e.nextTriggered(g)) && !all && now.Before(g.next):
 			// Evaluated a moment ago: the triggers of a storm wait for
 			// one evaluation at the end of the spacing.
 			held = append(held, g)
 		case trig:
+			urgent = append(urgent, g)
+		case all || !now.Before(g.next):
 			due = append(due, g)
 		}
 	}
+
 	if len(held) > 0 {
 		e.pendMu.Lock()
 		for _, g := range held {
@@ -519,6 +525,7 @@ func (e *Evaluator) pass(ctx context.Context, all bool) time.Duration {
 		}
 		e.pendMu.Unlock()
 	}
+	e.evalGroups(ctx, urgent, now)
 	e.evalGroups(ctx, due, now)
 	if ctx.Err() != nil {
 		return 0

@@ -733,3 +733,49 @@ func TestPendingAlertFiresWhenItsForRunsOut(t *testing.T) {
 		})
 	}
 }
+
+func TestGroupsThatMayPageAreEvaluatedFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	file := writeRules(t, dir, `groups:
+- name: a-regular
+  interval: 1s
+  rules:
+  - alert: Always
+    expr: vector(1)
+- name: b-probes
+  interval: 1h
+  rules:
+  - alert: ProbeFailing
+    expr: probe_success == 0
+`)
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rec.Close()) }()
+	var order []string
+	ev, err := NewEvaluator(EvaluatorOptions{
+		Files:   []string{file},
+		Storage: rec,
+		Alerts: func(_ context.Context, as []*model.Alert) {
+			order = append(order, string(as[0].Labels[model.AlertNameLabel]))
+		},
+		Now:            clock.Now,
+		ResendDelay:    time.Nanosecond, // every evaluation sends
+		MaxConcurrency: 1,
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	ev.pass(ctx, false)
+	require.Equal(t, []string{"Always"}, order)
+
+	// a-regular is due on its interval, b-probes is woken by a failure:
+	// b-probes goes first, though a-regular sorts before it.
+	order = nil
+	now := clock.Add(time.Second)
+	ls := labels.FromStrings("__name__", "probe_success", "probe", "api")
+	require.NoError(t, rec.Record(now, []Sample{{Labels: ls, Value: 0}}))
+	ev.Trigger([]labels.Labels{ls})
+	ev.pass(ctx, false)
+	require.Equal(t, []string{"ProbeFailing", "Always"}, order)
+}
