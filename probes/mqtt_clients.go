@@ -152,13 +152,31 @@ func wait(ctx context.Context, t pahov3.Token) error {
 	}
 }
 
+// call waits within ctx for a paho.mqtt.golang operation and its token.
+// Publish, Subscribe and Unsubscribe return their token only once the
+// connection's writer has taken the packet, and while a broken connection
+// is not yet noticed that takes up to the client's write timeout (5 s): a
+// run must end at its own timeout, not wait for that. The call itself
+// finishes in the background.
+func call(ctx context.Context, op func() pahov3.Token) (pahov3.Token, error) {
+	tokens := make(chan pahov3.Token, 1)
+	go func() { tokens <- op() }()
+	select {
+	case t := <-tokens:
+		return t, wait(ctx, t)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (c *mqtt311Client) publish(ctx context.Context, topic string, qos byte, payload []byte) error {
-	return wait(ctx, c.c.Publish(topic, qos, false, payload))
+	_, err := call(ctx, func() pahov3.Token { return c.c.Publish(topic, qos, false, payload) })
+	return err
 }
 
 func (c *mqtt311Client) subscribe(ctx context.Context, filter string, qos byte) error {
-	t := c.c.Subscribe(filter, qos, nil)
-	if err := wait(ctx, t); err != nil {
+	t, err := call(ctx, func() pahov3.Token { return c.c.Subscribe(filter, qos, nil) })
+	if err != nil {
 		return err
 	}
 	if st, ok := t.(*pahov3.SubscribeToken); ok {
@@ -170,7 +188,8 @@ func (c *mqtt311Client) subscribe(ctx context.Context, filter string, qos byte) 
 }
 
 func (c *mqtt311Client) unsubscribe(ctx context.Context, filter string) error {
-	return wait(ctx, c.c.Unsubscribe(filter))
+	_, err := call(ctx, func() pahov3.Token { return c.c.Unsubscribe(filter) })
+	return err
 }
 
 func (c *mqtt311Client) close() {

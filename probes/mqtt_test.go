@@ -1,10 +1,13 @@
 package probes
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -168,4 +171,40 @@ func TestMQTTInteropMosquitto(t *testing.T) {
 			require.True(t, r.Success, "reason %s: %s", r.Reason, r.Detail)
 		})
 	}
+}
+
+// stuckPaho is a paho.mqtt.golang client whose Publish, Subscribe and
+// Unsubscribe block until released, as paho's do for up to their write
+// timeout while a dropped connection is not yet noticed.
+type stuckPaho struct {
+	pahov3.Client
+	release chan struct{}
+}
+
+func (c stuckPaho) Publish(string, byte, bool, any) pahov3.Token { <-c.release; return nil }
+func (c stuckPaho) Subscribe(string, byte, pahov3.MessageHandler) pahov3.Token {
+	<-c.release
+	return nil
+}
+func (c stuckPaho) Unsubscribe(...string) pahov3.Token { <-c.release; return nil }
+
+func TestMQTT311CallsEndAtTheRunsTimeout(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		c := &mqtt311Client{c: stuckPaho{release: release}}
+		for name, op := range map[string]func(context.Context) error{
+			"publish":     func(ctx context.Context) error { return c.publish(ctx, "canary", 1, nil) },
+			"subscribe":   func(ctx context.Context) error { return c.subscribe(ctx, "canary/#", 1) },
+			"unsubscribe": func(ctx context.Context) error { return c.unsubscribe(ctx, "canary/#") },
+		} {
+			ctx, cancel := context.WithTimeout(t.Context(), 900*time.Millisecond)
+			start := time.Now()
+			err := op(ctx)
+			cancel()
+			require.ErrorIs(t, err, context.DeadlineExceeded, name)
+			require.Equal(t, 900*time.Millisecond, time.Since(start), name)
+		}
+	})
 }
