@@ -3,8 +3,8 @@
 # during and after, how soon the pages come, and how many.
 #
 # Starts mosquitto (Debian: apt-get install mosquitto) in its own process on a free port of
-# 127.0.0.1, a webhook receiver (python3) that logs when each notification arrives, and bin/tocsin
-# as its own process with N MQTT round-trip probes (interval 1s, timeout 900ms), the shipped
+# 127.0.0.1, a webhook receiver (examples/particle/pagelog, in Go) that logs when each
+# notification arrives, and bin/tocsin as its own process with N MQTT round-trip probes (interval 1s, timeout 900ms), the shipped
 # liveness rule pack, and one alert group per alert and probe (group_wait 0s) routed to the
 # receiver. After SETTLE seconds it samples BEFORE seconds, stops the broker for OUTAGE seconds,
 # starts it again on the same port and samples AFTER seconds more. It reports, per phase, tocsin's
@@ -30,7 +30,6 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=bench-lib.sh
 . examples/particle/bench-lib.sh
 command -v mosquitto >/dev/null || { echo "mosquitto is not installed" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 1; }
 [ -x bin/tocsin ] || make build >/dev/null
 
 work=$(mktemp -d)
@@ -49,48 +48,14 @@ web_port=$(free_port)
 hook_port=$(free_port)
 start_mosquitto "$mqtt_port"
 
-# The receiver writes one line per alert of each notification:
+# The receiver (examples/particle/pagelog) writes one line per alert of each notification:
 # <arrival, Unix seconds> <notification status> <alert status> <alertname> <probe> <startsAt, Unix seconds>
 # An alert's startsAt is the time of the rule evaluation that fired it, so arrival - startsAt is
-# tocsin's own part of the page: evaluation, dispatch and the webhook call.
-cat >"$work/hook.py" <<'PY'
-import json, sys, time
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-def unix(ts):
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return 0.0
-
-out = open(sys.argv[2], "a", buffering=1)
-
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        now = time.time()
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        for a in body.get("alerts", []):
-            labels = a.get("labels", {})
-            out.write("%.3f %s %s %s %s %.3f\n" % (now, body.get("status"), a.get("status"),
-                      labels.get("alertname", "-"), labels.get("probe", "-"), unix(a.get("startsAt"))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-class Server(ThreadingHTTPServer):
-    # A thousand pages arrive at once; with Python's default backlog of 5 the kernel drops
-    # connection attempts, and the sender's retransmissions (1 s, 3 s, 7 s later) would be
-    # counted as tocsin's delay.
-    request_queue_size = 4096
-    daemon_threads = True
-
-Server(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
-PY
+# tocsin's own part of the page: evaluation, dispatch and the webhook call. The arrival is taken
+# as the receiver's handler starts, before it reads the body.
+go build -o "$work/pagelog" ./examples/particle/pagelog
 : >"$work/pages.log"
-python3 "$work/hook.py" "$hook_port" "$work/pages.log" 2>"$work/hook.log" &
+"$work/pagelog" -listen "127.0.0.1:$hook_port" -out "$work/pages.log" 2>"$work/hook.log" &
 hook_pid=$!
 
 mkdir -p "$work/rules"
