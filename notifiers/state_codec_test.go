@@ -104,17 +104,24 @@ func TestStateReadsJSONValues(t *testing.T) {
 	for range 2 { // opened once it moves the alerts; opened again it finds them moved
 		s, err := OpenState(dir, 0)
 		require.NoError(t, err)
-		restored := s.restore()
-		require.Len(t, restored, 1)
-		byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
-		slices.SortFunc(restored[0].alerts, byStart)
-		want := slices.SortedFunc(slices.Values(alerts.Alerts[:2]), byStart) // the third has no labels
-		requireSameAlerts(t, want, restored[0].alerts)
+		requireRestoredGroup(t, s, g, alerts.Alerts[:2]) // the third has no labels
 		got := s.logEntryOf(g, k)
 		require.Equal(t, entry.Firing, got.Firing)
 		require.Equal(t, entry.State, got.State)
 		require.NoError(t, s.Close())
 	}
+}
+
+// requireRestoredGroup: the state restores one group, g, with the alerts
+// want in any order.
+func requireRestoredGroup(t *testing.T, s *State, g logGroup, want []*model.Alert) {
+	t.Helper()
+	restored := s.restore()
+	require.Len(t, restored, 1)
+	require.Equal(t, g, restored[0].group)
+	byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
+	slices.SortFunc(restored[0].alerts, byStart)
+	requireSameAlerts(t, slices.SortedFunc(slices.Values(want), byStart), restored[0].alerts)
 }
 
 // TestStateMovesAlertsKeptByGroup: a state file that kept each alert under
@@ -139,12 +146,7 @@ func TestStateMovesAlertsKeptByGroup(t *testing.T) {
 	for range 2 { // opened once it moves the alerts; opened again it finds them moved
 		s, err := OpenState(dir, 0)
 		require.NoError(t, err)
-		restored := s.restore()
-		require.Len(t, restored, 1)
-		require.Equal(t, g, restored[0].group)
-		byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
-		slices.SortFunc(restored[0].alerts, byStart)
-		requireSameAlerts(t, slices.SortedFunc(slices.Values(alerts), byStart), restored[0].alerts)
+		requireRestoredGroup(t, s, g, alerts)
 		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
 			require.Nil(t, tx.Bucket(bucketAlertsByGroup))
 			require.Equal(t, 2, tx.Bucket(bucketAlerts).Stats().KeyN)
