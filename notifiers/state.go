@@ -1,11 +1,14 @@
 package notifiers
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,14 +26,21 @@ const DefaultStateRetention = 120 * time.Hour
 
 // Buckets of the state file, one per concern.
 var (
-	bucketLog        = []byte("nflog")       // group+receiver+integration → logEntry (state_codec.go)
-	bucketAlerts     = []byte("alerts")      // group+receiver+fingerprint → one alert (state_codec.go)
-	bucketOutbox     = []byte("outbox")      // group+receiver → pending deliveries by integration
-	bucketRetryAfter = []byte("retry_after") // receiver+integration → time
+	bucketLog        = []byte("nflog")             // group+receiver+integration → logEntry (state_codec.go)
+	bucketAlerts     = []byte("alerts_by_arrival") // arrival number → group+receiver+fingerprint and one alert (state_codec.go)
+	bucketOutbox     = []byte("outbox")            // group+receiver → pending deliveries by integration
+	bucketRetryAfter = []byte("retry_after")       // receiver+integration → time
 	// bucketGroups held a group's alerts together, all written again at
 	// each flush (group+receiver → storedAlerts as JSON). Opening a file
 	// that has it moves them into bucketAlerts.
 	bucketGroups = []byte("groups")
+	// bucketAlertsByGroup held each alert under its group and fingerprint
+	// (group+receiver+fingerprint → one alert). A storm's alerts, spread
+	// over every group, then rewrote most pages of the tree in each
+	// commit, and the file's pages that a commit reads count in tocsin's
+	// resident memory. Opening a file that has it moves them into
+	// bucketAlerts.
+	bucketAlertsByGroup = []byte("alerts")
 )
 
 // State is the dispatcher's memory that must survive a crash: the
@@ -61,6 +71,12 @@ type State struct {
 	groups     map[logGroup]*groupRecord
 	retryAfter map[healthKey]time.Time
 	broadcast  func([]byte)
+	// alertKeys finds each alert's key in bucketAlerts. Alerts are keyed
+	// by the order they were first written in, so that a storm's new
+	// alerts go to the end of the file's tree, a few pages per commit,
+	// rather than into the pages of every group.
+	alertKeys    map[logGroup]map[model.Fingerprint]uint64
+	lastAlertKey uint64
 }
 
 // groupRecord is what the state knows of a group of one receiver: the
@@ -147,6 +163,7 @@ func newState(retention time.Duration) *State {
 		log:        map[logGroup]map[integrationKey]*logEntry{},
 		groups:     map[logGroup]*groupRecord{},
 		retryAfter: map[healthKey]time.Time{},
+		alertKeys:  map[logGroup]map[model.Fingerprint]uint64{},
 	}
 }
 
@@ -164,16 +181,46 @@ const keySep = "\x00"
 
 func groupDBKey(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver) }
 
-// alertDBKey is the group's key, the separator and the alert's fingerprint
-// in hex, so that a group's alerts share a prefix.
-func alertDBKey(g logGroup, fp model.Fingerprint) []byte {
-	k := make([]byte, 0, len(g.groupKey)+len(g.receiver)+18)
-	k = append(append(append(k, g.groupKey...), keySep...), g.receiver...)
-	k = append(k, keySep...)
-	return fmt.Appendf(k, "%016x", uint64(fp))
+// alertDBKey is an alert's arrival number, big-endian so that the keys
+// sort in the order they were given.
+func alertDBKey(n uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n) }
+
+// alertKeyLocked returns the key of g's alert fp, giving it the next one
+// when it has none.
+func (s *State) alertKeyLocked(g logGroup, fp model.Fingerprint) uint64 {
+	keys := s.alertKeys[g]
+	if keys == nil {
+		keys = map[model.Fingerprint]uint64{}
+		s.alertKeys[g] = keys
+	}
+	n, ok := keys[fp]
+	if !ok {
+		s.lastAlertKey++
+		n = s.lastAlertKey
+		keys[fp] = n
+	}
+	return n
 }
 
-func groupAlertsPrefix(g logGroup) []byte { return []byte(g.groupKey + keySep + g.receiver + keySep) }
+// forgetAlertsLocked deletes the alerts fps of g, or all of g's alerts
+// when all is set.
+func (s *State) forgetAlertsLocked(g logGroup, fps []model.Fingerprint, all bool) []op {
+	keys := s.alertKeys[g]
+	if all {
+		fps = slices.Collect(maps.Keys(keys))
+	}
+	ops := make([]op, 0, len(fps))
+	for _, fp := range fps {
+		if n, ok := keys[fp]; ok {
+			ops = append(ops, op{bucket: bucketAlerts, key: alertDBKey(n)})
+			delete(keys, fp)
+		}
+	}
+	if len(keys) == 0 {
+		delete(s.alertKeys, g)
+	}
+	return ops
+}
 
 func parseGroupDBKey(k []byte) (logGroup, bool) {
 	parts := strings.Split(string(k), keySep)
@@ -232,22 +279,13 @@ func (s *State) load() error {
 		if err != nil {
 			return err
 		}
+		if err := s.loadAlerts(tx); err != nil {
+			return err
+		}
 		if err := s.moveGroups(tx); err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketAlerts).ForEach(func(k, v []byte) error {
-			parts := strings.Split(string(k), keySep)
-			if len(parts) != 3 {
-				return nil
-			}
-			a, err := decodeAlert(v)
-			if err != nil {
-				return fmt.Errorf("alert %q: %w", k, err)
-			}
-			s.loadAlert(logGroup{groupKey: parts[0], receiver: parts[1]}, a)
-			return nil
-		})
-		if err != nil {
+		if err := s.moveAlertsByGroup(tx); err != nil {
 			return err
 		}
 		err = tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
@@ -281,6 +319,77 @@ func (s *State) load() error {
 	})
 }
 
+// loadAlerts reads bucketAlerts. Should an alert be there twice, the
+// later write wins and the earlier is deleted.
+func (s *State) loadAlerts(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketAlerts)
+	var stale [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return nil // not ours; left alone
+		}
+		g, fp, a, err := decodeAlertEntry(v)
+		if err != nil {
+			return fmt.Errorf("alert %x: %w", k, err)
+		}
+		n := binary.BigEndian.Uint64(k)
+		if s.alertKeys[g] == nil {
+			s.alertKeys[g] = map[model.Fingerprint]uint64{}
+		}
+		if old, ok := s.alertKeys[g][fp]; ok {
+			stale = append(stale, alertDBKey(old))
+		}
+		s.alertKeys[g][fp] = n
+		s.lastAlertKey = max(s.lastAlertKey, n)
+		s.loadAlert(g, a)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveAlert writes an alert read from an older layout of the file into
+// bucketAlerts, and files it into its group's record.
+func (s *State) moveAlert(tx *bolt.Tx, g logGroup, a *model.Alert) error {
+	fp := a.Fingerprint()
+	if err := tx.Bucket(bucketAlerts).Put(alertDBKey(s.alertKeyLocked(g, fp)), encodeAlertEntry(g, fp, a)); err != nil {
+		return err
+	}
+	s.loadAlert(g, a)
+	return nil
+}
+
+// moveAlertsByGroup moves the alerts a file kept under their group's key
+// (bucketAlertsByGroup) into bucketAlerts, and drops the old bucket.
+func (s *State) moveAlertsByGroup(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketAlertsByGroup)
+	if old == nil {
+		return nil
+	}
+	err := old.ForEach(func(k, v []byte) error {
+		parts := strings.Split(string(k), keySep)
+		if len(parts) != 3 {
+			return nil
+		}
+		a, err := decodeAlert(v)
+		if err != nil {
+			return fmt.Errorf("alert %q: %w", k, err)
+		}
+		return s.moveAlert(tx, logGroup{groupKey: parts[0], receiver: parts[1]}, a)
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketAlertsByGroup)
+}
+
 // loadAlert files an alert read from the file into its group's record;
 // the record counts as changed when the alert last started or ended.
 func (s *State) loadAlert(g logGroup, a *model.Alert) {
@@ -300,7 +409,6 @@ func (s *State) moveGroups(tx *bolt.Tx) error {
 	if old == nil {
 		return nil
 	}
-	alerts := tx.Bucket(bucketAlerts)
 	err := old.ForEach(func(k, v []byte) error {
 		g, ok := parseGroupDBKey(k)
 		if !ok {
@@ -314,7 +422,7 @@ func (s *State) moveGroups(tx *bolt.Tx) error {
 			if a == nil || len(a.Labels) == 0 {
 				continue
 			}
-			if err := alerts.Put(alertDBKey(g, a.Fingerprint()), encodeAlert(a)); err != nil {
+			if err := s.moveAlert(tx, g, a); err != nil {
 				return err
 			}
 		}
@@ -353,11 +461,11 @@ func (s *State) putAlert(g logGroup, fp model.Fingerprint, a *model.Alert, now t
 	if s.db == nil {
 		return
 	}
-	v := encodeAlert(a)
+	v := encodeAlertEntry(g, fp, a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.groupLocked(g).At = now
-	s.queue(false, op{bucket: bucketAlerts, key: alertDBKey(g, fp), value: v})
+	s.queue(false, op{bucket: bucketAlerts, key: alertDBKey(s.alertKeyLocked(g, fp)), value: v})
 }
 
 // deleteAlerts forgets alerts that left their group, without waiting for
@@ -366,13 +474,9 @@ func (s *State) deleteAlerts(g logGroup, fps []model.Fingerprint) {
 	if s.db == nil || len(fps) == 0 {
 		return
 	}
-	ops := make([]op, len(fps))
-	for i, fp := range fps {
-		ops[i] = op{bucket: bucketAlerts, key: alertDBKey(g, fp)}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.queue(false, ops...)
+	s.queue(false, s.forgetAlertsLocked(g, fps, false)...)
 }
 
 // logEntryOf returns what integration k of g last accepted, or nil.
@@ -484,7 +588,7 @@ func (s *State) pending(g logGroup, k integrationKey) (pendingDelivery, bool) {
 func (s *State) forget(g logGroup) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ops := groupOps(g)
+	ops := s.groupOpsLocked(g)
 	for k := range s.log[g] {
 		ops = append(ops, op{bucket: bucketLog, key: logDBKey(g, k)})
 	}
@@ -501,15 +605,12 @@ func (s *State) dropAlerts(g logGroup) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.queue(false, op{bucket: bucketAlerts, key: groupAlertsPrefix(g), prefix: true})
+	s.queue(false, s.forgetAlertsLocked(g, nil, true)...)
 }
 
-// groupOps deletes a group's alerts and pending deliveries.
-func groupOps(g logGroup) []op {
-	return []op{
-		{bucket: bucketAlerts, key: groupAlertsPrefix(g), prefix: true},
-		{bucket: bucketOutbox, key: groupDBKey(g)},
-	}
+// groupOpsLocked deletes a group's alerts and pending deliveries.
+func (s *State) groupOpsLocked(g logGroup) []op {
+	return append(s.forgetAlertsLocked(g, nil, true), op{bucket: bucketOutbox, key: groupDBKey(g)})
 }
 
 // setRetryAfter records until when the vendor asked not to be called.
@@ -587,7 +688,7 @@ func (s *State) GC(now time.Time, live func(logGroup) bool) (int, error) {
 	}
 	for g, rec := range s.groups {
 		if !live(g) && rec.At.Before(cutoff) {
-			ops = append(ops, groupOps(g)...)
+			ops = append(ops, s.groupOpsLocked(g)...)
 			delete(s.groups, g)
 			dropped++
 		}

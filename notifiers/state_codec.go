@@ -17,8 +17,9 @@ import (
 // version byte; a log entry that starts with '{' is JSON, as files written
 // before this encoding hold, and is still read.
 const (
-	codecAlertV1    = 1
-	codecLogEntryV1 = 1
+	codecAlertV1      = 1
+	codecAlertEntryV1 = 1
+	codecLogEntryV1   = 1
 )
 
 var errShortValue = errors.New("value ends early")
@@ -26,7 +27,14 @@ var errShortValue = errors.New("value ends early")
 // encodeAlert writes one alert: the version, then its labels,
 // annotations, start, end and generator URL.
 func encodeAlert(a *model.Alert) []byte {
-	b := make([]byte, 0, 48+len(a.GeneratorURL)+pairsSize(a.Labels)+pairsSize(a.Annotations))
+	return appendAlert(make([]byte, 0, alertSize(a)), a)
+}
+
+func alertSize(a *model.Alert) int {
+	return 48 + len(a.GeneratorURL) + pairsSize(a.Labels) + pairsSize(a.Annotations)
+}
+
+func appendAlert(b []byte, a *model.Alert) []byte {
 	b = append(b, codecAlertV1)
 	b = appendLabelSet(b, a.Labels)
 	b = appendLabelSet(b, a.Annotations)
@@ -37,16 +45,34 @@ func encodeAlert(a *model.Alert) []byte {
 
 func decodeAlert(v []byte) (*model.Alert, error) {
 	d := decoder{b: v}
-	if ver := d.byte(); ver != codecAlertV1 && d.err == nil {
-		return nil, fmt.Errorf("unknown encoding version %d", ver)
-	}
-	a := &model.Alert{}
-	a.Labels = d.labelSet()
-	a.Annotations = d.labelSet()
-	a.StartsAt = d.time()
-	a.EndsAt = d.time()
-	a.GeneratorURL = d.string()
+	a := d.alert()
 	return a, d.done()
+}
+
+// encodeAlertEntry writes an alert as bucketAlerts keeps it, under a key
+// that only tells when it was first written: the version, the group's key
+// and receiver, the alert's fingerprint, then the alert as encodeAlert
+// writes it.
+func encodeAlertEntry(g logGroup, fp model.Fingerprint, a *model.Alert) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen16+len(g.groupKey)+len(g.receiver)+8+alertSize(a))
+	b = append(b, codecAlertEntryV1)
+	b = appendBytes(b, g.groupKey)
+	b = appendBytes(b, g.receiver)
+	b = binary.LittleEndian.AppendUint64(b, uint64(fp))
+	return appendAlert(b, a)
+}
+
+func decodeAlertEntry(v []byte) (logGroup, model.Fingerprint, *model.Alert, error) {
+	d := decoder{b: v}
+	if ver := d.byte(); ver != codecAlertEntryV1 && d.err == nil {
+		return logGroup{}, 0, nil, fmt.Errorf("unknown encoding version %d", ver)
+	}
+	var g logGroup
+	g.groupKey = d.string()
+	g.receiver = d.string()
+	fp := model.Fingerprint(d.uint64())
+	a := d.alert()
+	return g, fp, a, d.done()
 }
 
 // decodeStoredAlerts reads a group's alerts as bucketGroups held them.
@@ -198,6 +224,27 @@ func (d *decoder) raw(n int) []byte {
 }
 
 func (d *decoder) string() string { return string(d.raw(d.count())) }
+
+func (d *decoder) uint64() uint64 {
+	raw := d.raw(8)
+	if d.err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(raw)
+}
+
+func (d *decoder) alert() *model.Alert {
+	if ver := d.byte(); ver != codecAlertV1 && d.err == nil {
+		d.fail(fmt.Errorf("unknown encoding version %d", ver))
+	}
+	a := &model.Alert{}
+	a.Labels = d.labelSet()
+	a.Annotations = d.labelSet()
+	a.StartsAt = d.time()
+	a.EndsAt = d.time()
+	a.GeneratorURL = d.string()
+	return a
+}
 
 func (d *decoder) time() time.Time {
 	var t time.Time

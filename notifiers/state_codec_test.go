@@ -104,15 +104,54 @@ func TestStateReadsJSONValues(t *testing.T) {
 	for range 2 { // opened once it moves the alerts; opened again it finds them moved
 		s, err := OpenState(dir, 0)
 		require.NoError(t, err)
-		restored := s.restore()
-		require.Len(t, restored, 1)
-		byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
-		slices.SortFunc(restored[0].alerts, byStart)
-		want := slices.SortedFunc(slices.Values(alerts.Alerts[:2]), byStart) // the third has no labels
-		requireSameAlerts(t, want, restored[0].alerts)
+		requireRestoredGroup(t, s, g, alerts.Alerts[:2]) // the third has no labels
 		got := s.logEntryOf(g, k)
 		require.Equal(t, entry.Firing, got.Firing)
 		require.Equal(t, entry.State, got.State)
+		require.NoError(t, s.Close())
+	}
+}
+
+// requireRestoredGroup: the state restores one group, g, with the alerts
+// want in any order.
+func requireRestoredGroup(t *testing.T, s *State, g logGroup, want []*model.Alert) {
+	t.Helper()
+	restored := s.restore()
+	require.Len(t, restored, 1)
+	require.Equal(t, g, restored[0].group)
+	byStart := func(a, b *model.Alert) int { return a.StartsAt.Compare(b.StartsAt) }
+	slices.SortFunc(restored[0].alerts, byStart)
+	requireSameAlerts(t, slices.SortedFunc(slices.Values(want), byStart), restored[0].alerts)
+}
+
+// TestStateMovesAlertsKeptByGroup: a state file that kept each alert under
+// its group's key restores them, and keeps them by arrival from then on.
+func TestStateMovesAlertsKeptByGroup(t *testing.T) {
+	dir := t.TempDir()
+	g := logGroup{groupKey: `{}:{group="g001"}`, receiver: "hook"}
+	alerts := codecAlerts().Alerts[:2]
+	db, err := bolt.Open(filepath.Join(dir, StateFile), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(bucketAlertsByGroup)
+		require.NoError(t, err)
+		for _, a := range alerts {
+			key := fmt.Sprintf("%s\x00%s\x00%016x", g.groupKey, g.receiver, uint64(a.Fingerprint()))
+			require.NoError(t, old.Put([]byte(key), encodeAlert(a)))
+		}
+		return nil
+	}))
+	require.NoError(t, db.Close())
+
+	for range 2 { // opened once it moves the alerts; opened again it finds them moved
+		s, err := OpenState(dir, 0)
+		require.NoError(t, err)
+		requireRestoredGroup(t, s, g, alerts)
+		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+			require.Nil(t, tx.Bucket(bucketAlertsByGroup))
+			require.Equal(t, 2, tx.Bucket(bucketAlerts).Stats().KeyN)
+			return nil
+		}))
 		require.NoError(t, s.Close())
 	}
 }
@@ -135,9 +174,13 @@ func TestStateValuesAreBinary(t *testing.T) {
 	db, err := bolt.Open(filepath.Join(dir, StateFile), 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		key := alertDBKey(g, a.Fingerprint())
-		v := tx.Bucket(bucketAlerts).Get(key)
-		require.Equal(t, byte(codecAlertV1), v[0])
+		key, v := tx.Bucket(bucketAlerts).Cursor().First()
+		require.Equal(t, byte(codecAlertEntryV1), v[0])
+		gotGroup, fp, got, err := decodeAlertEntry(v)
+		require.NoError(t, err)
+		require.Equal(t, g, gotGroup)
+		require.Equal(t, a.Fingerprint(), fp)
+		requireSameAlerts(t, []*model.Alert{a}, []*model.Alert{got})
 		require.Equal(t, byte(codecLogEntryV1), tx.Bucket(bucketLog).Get(logDBKey(g, k))[0])
 		return tx.Bucket(bucketAlerts).Put(key, v[:len(v)/2])
 	}))
@@ -150,11 +193,19 @@ func TestStateValuesAreBinary(t *testing.T) {
 // or allocate without bound.
 func FuzzStateValues(f *testing.F) {
 	f.Add(encodeAlert(codecAlerts().Alerts[0]))
+	f.Add(encodeAlertEntry(logGroup{"{}", "hook"}, 1, codecAlerts().Alerts[0]))
 	f.Add(encodeLogEntry(&logEntry{Firing: []model.Fingerprint{1}, State: map[string]string{"a": "b"}}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if a, err := decodeAlert(v); err == nil {
 			again, err := decodeAlert(encodeAlert(a))
 			require.NoError(t, err)
+			require.Equal(t, a.Labels, again.Labels)
+		}
+		if g, fp, a, err := decodeAlertEntry(v); err == nil {
+			g2, fp2, again, err := decodeAlertEntry(encodeAlertEntry(g, fp, a))
+			require.NoError(t, err)
+			require.Equal(t, g, g2)
+			require.Equal(t, fp, fp2)
 			require.Equal(t, a.Labels, again.Labels)
 		}
 		_, _ = decodeLogEntry(v)

@@ -9,10 +9,8 @@ import (
 )
 
 // op is one change to the state file: a put, or a delete when value is nil.
-// A delete with prefix set removes every key that starts with key.
 type op struct {
 	bucket, key, value []byte
-	prefix             bool
 }
 
 // writeQueue commits the state's changes in the order they were queued,
@@ -128,30 +126,18 @@ func (q *writeQueue) commit(units []writeUnit) []error {
 func applyOps(tx *bolt.Tx, ops []op) error {
 	for _, o := range ops {
 		b := tx.Bucket(o.bucket)
+		if bytes.Equal(o.bucket, bucketAlerts) {
+			// New alerts are appended in key order: full pages, as
+			// bbolt advises for sequential writes, rather than halves.
+			b.FillPercent = 1
+		}
 		var err error
-		switch {
-		case o.value != nil:
+		if o.value != nil {
 			err = b.Put(o.key, o.value)
-		case o.prefix:
-			err = deletePrefix(b, o.key)
-		default:
+		} else {
 			err = b.Delete(o.key)
 		}
 		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
-	var keys [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}

@@ -74,13 +74,10 @@ func (a *API) postAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	now, resolveTimeout := a.opts.Now(), a.resolveTimeout()
 	valid := make([]*model.Alert, 0, len(in))
-	for i, al := range v2.OpenAPIAlertsToAlerts(r.Context(), in) {
+	alerts := toAlerts(in)
+	for i := range alerts {
+		al := &alerts[i]
 		fillTimes(&al.Alert, now, resolveTimeout)
-		for k, v := range al.Labels {
-			if v == "" {
-				delete(al.Labels, k)
-			}
-		}
 		if err := al.Validate(); err != nil {
 			invalid = errors.Join(invalid, fmt.Errorf("alert %d %s: %w", i, al.Labels, err))
 			continue
