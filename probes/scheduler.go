@@ -279,7 +279,7 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 		case <-ctx.Done():
 			return
 		}
-		res := r.prober.Probe(ctx)
+		res := probeOnce(ctx, r.prober)
 		<-s.sem
 		if ctx.Err() != nil {
 			return // stopped mid-run: the result says nothing about the target
@@ -287,6 +287,16 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 		s.deliver(res, &lastReason)
 		timer.Reset(s.untilNext(r, interval))
 	}
+}
+
+// probeOnce runs p on a goroutine of its own. A run's calls go deep (an
+// HTTP request, a TLS handshake) and grow the stack they run on; on the
+// probe's own goroutine, that stack would stay grown between runs, and a
+// thousand waiting probes would keep megabytes of stacks for nothing.
+func probeOnce(ctx context.Context, p Prober) Result {
+	done := make(chan Result, 1)
+	go func() { done <- p.Probe(ctx) }()
+	return <-done
 }
 
 // runOnDrop decides whether a dropped connection earns r a run now, and
