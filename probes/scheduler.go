@@ -299,8 +299,8 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 // scheduled time when it started within --scrape.timestamp-tolerance (2ms
 // too). Evenly spaced timestamps take one bit a sample in a TSDB chunk
 // instead of about nine, and every probe writes a dozen series: with a
-// thousand probes at 1s, the chunks in memory and on disk are about half
-// as large.
+// thousand HTTP probes at 1s, the chunks written in ten minutes took 30%
+// less room (16.4 MB instead of 23.5 MB).
 const timestampTolerance = 2 * time.Millisecond
 
 // onSlot is the time to record a run that started at start for the slot
