@@ -141,10 +141,9 @@ func TestHTTPProbe(t *testing.T) {
 	}
 }
 
-// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
-// the target closed it opens a new one and still succeeds.
-func TestHTTPProbeKeepsConnection(t *testing.T) {
-	t.Parallel()
+// newCountingServer answers "ok" on every path and counts the connections
+// clients open to it.
+func newCountingServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	var opened atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
@@ -156,6 +155,14 @@ func TestHTTPProbeKeepsConnection(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	return srv, &opened
+}
+
+// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
+// the target closed it opens a new one and still succeeds.
+func TestHTTPProbeKeepsConnection(t *testing.T) {
+	t.Parallel()
+	srv, opened := newCountingServer(t)
 	p, err := New(probeConfig("api", 2*time.Second, func(p *configs.ProbeConfig) {
 		p.HTTP = &configs.HTTPProbe{URL: srv.URL, Method: "GET"}
 	}), Options{Replica: testReplica})
@@ -192,17 +199,7 @@ func TestHTTPProbeKeepsConnection(t *testing.T) {
 // connections open, and a probe with a tls_config keeps its own.
 func TestHTTPProbesShareConnections(t *testing.T) {
 	t.Parallel()
-	var opened atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok"))
-	}))
-	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, opened := newCountingServer(t)
 	pools := newConnPools(testReplica, nil)
 	defer pools.close()
 	newProbe := func(name string, tc *configs.ProbeTLSConfig) Prober {
