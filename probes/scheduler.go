@@ -52,6 +52,7 @@ type Scheduler struct {
 	pools     *connPools
 	endpoints *Endpoints
 	drops     *dropLimits
+	runs      runPool
 
 	updateMu sync.Mutex // one Update at a time
 
@@ -129,6 +130,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		all = append(all, r)
 	}
 	stopAll(all)
+	s.runs.stop()
 	s.pools.close()
 	return nil
 }
@@ -315,16 +317,11 @@ func onSlot(start, due time.Time) time.Time {
 // runOnce runs r's prober once and delivers the result, recorded at slot
 // when the run was scheduled for it and started close enough (see onSlot).
 // It reports false when ctx ended mid-run, and then delivers nothing; the
-// caller holds a place in s.sem, which runOnce gives back.
-//
-// The run and its delivery happen on a goroutine of their own. Their calls
-// go deep (an HTTP request, a TLS handshake, the TSDB's commit) and grow
-// the stack they run on; on the probe's own goroutine that stack would stay
-// grown between runs, and a thousand waiting probes would keep megabytes
-// of stacks for nothing.
+// caller holds a place in s.sem, which runOnce gives back. The run and its
+// delivery happen on a goroutine of s.runs (see runPool).
 func (s *Scheduler) runOnce(ctx context.Context, r *runner, slot time.Time, lastReason *Reason) bool {
 	done := make(chan bool, 1)
-	go func() {
+	s.runs.do(func() {
 		res := r.prober.Probe(ctx)
 		<-s.sem
 		if ctx.Err() != nil {
@@ -336,7 +333,7 @@ func (s *Scheduler) runOnce(ctx context.Context, r *runner, slot time.Time, last
 		}
 		s.deliver(res, lastReason)
 		done <- true
-	}()
+	})
 	return <-done
 }
 
