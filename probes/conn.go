@@ -188,8 +188,9 @@ func tcpDial(address string) func(ctx context.Context) error {
 	}
 }
 
-// connPools shares long-lived broker connections and streams between the
-// probers of one scheduler; a connection lives while a prober holds it.
+// connPools shares long-lived broker connections and streams, and the HTTP
+// probes' transport, between the probers of one scheduler; a connection
+// lives while a prober holds it.
 type connPools struct {
 	replica string
 	logger  *slog.Logger
@@ -198,6 +199,7 @@ type connPools struct {
 	mqtt map[mqttKey]*mqttConn
 	nats map[natsKey]*natsConn
 	sse  map[sseKey]*sseStream
+	http *sharedHTTP // nil until an HTTP probe asks
 }
 
 func newConnPools(replica string, logger *slog.Logger) *connPools {
@@ -234,9 +236,12 @@ const reconnectDelay = time.Second
 // released them already.
 func (p *connPools) close() {
 	p.mu.Lock()
-	mqtt, nats, sse := p.mqtt, p.nats, p.sse
-	p.mqtt, p.nats, p.sse = map[mqttKey]*mqttConn{}, map[natsKey]*natsConn{}, map[sseKey]*sseStream{}
+	mqtt, nats, sse, shared := p.mqtt, p.nats, p.sse, p.http
+	p.mqtt, p.nats, p.sse, p.http = map[mqttKey]*mqttConn{}, map[natsKey]*natsConn{}, map[sseKey]*sseStream{}, nil
 	p.mu.Unlock()
+	if shared != nil {
+		shared.transport.CloseIdleConnections()
+	}
 	for _, c := range mqtt {
 		c.client.close()
 	}

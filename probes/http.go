@@ -21,7 +21,7 @@ import (
 // maxBody bounds how much of a response body a probe reads.
 const maxBody = 1 << 20
 
-// idleConnTimeout is how long an HTTP probe keeps its connection between
+// idleConnTimeout is how long an HTTP probe's connection is kept between
 // runs; a probe that runs less often opens a new one each time.
 const idleConnTimeout = 90 * time.Second
 
@@ -36,33 +36,30 @@ type HTTP struct {
 	cfg       *configs.HTTPProbe
 	client    *http.Client
 	transport *http.Transport
+	release   func() // gives a shared transport back; nil for a private one
 	mustMatch []*regexp.Regexp
 	mustNot   []*regexp.Regexp
 }
 
-func newHTTPProber(b *base, cfg *configs.HTTPProbe) (*HTTP, error) {
-	tc, err := newTLSConfig(cfg.TLS, "")
-	if err != nil {
-		return nil, err
+func newHTTPProber(b *base, cfg *configs.HTTPProbe, pools *connPools) (*HTTP, error) {
+	p := &HTTP{base: b, cfg: cfg}
+	if cfg.TLS == nil && pools != nil {
+		p.transport, p.release = pools.acquireHTTP()
+	} else {
+		tc, err := newTLSConfig(cfg.TLS, "")
+		if err != nil {
+			return nil, err
+		}
+		p.transport = newHTTPTransport(tc, 1) // one run at a time
 	}
-	// The connection is kept between runs, as the target's own clients keep
-	// theirs: a new TCP connection (and TLS handshake) every run costs the
-	// prober more than the request itself. A run that finds no idle
-	// connection opens one, and its connect and tls phases are measured;
-	// one the target has closed meanwhile is dropped, not reused. The
-	// connection's buffers are smaller than net/http's 4 KiB: a probe sends
-	// one small request, and a thousand kept connections would otherwise
-	// hold 8 MiB of buffers.
-	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 1, IdleConnTimeout: idleConnTimeout,
-		ReadBufferSize: connBufferSize, WriteBufferSize: connBufferSize}
-	p := &HTTP{base: b, cfg: cfg, transport: tr, client: &http.Client{Transport: tr}}
+	p.client = &http.Client{Transport: p.transport}
 	if cfg.NoFollowRedirects {
 		p.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	for _, s := range cfg.FailIfBodyNotMatchesRegexp {
 		re, err := regexp.Compile(s)
 		if err != nil {
+			p.Close()
 			return nil, err
 		}
 		p.mustMatch = append(p.mustMatch, re)
@@ -70,11 +67,69 @@ func newHTTPProber(b *base, cfg *configs.HTTPProbe) (*HTTP, error) {
 	for _, s := range cfg.FailIfBodyMatchesRegexp {
 		re, err := regexp.Compile(s)
 		if err != nil {
+			p.Close()
 			return nil, err
 		}
 		p.mustNot = append(p.mustNot, re)
 	}
 	return p, nil
+}
+
+// newHTTPTransport is an HTTP probe's transport, keeping up to maxIdle
+// connections per host. Connections are kept between runs, as the
+// target's own clients keep theirs: a new TCP connection (and TLS
+// handshake) every run costs the prober more than the request itself. A
+// run that finds no idle connection opens one, and its connect and tls
+// phases are measured; one the target has closed meanwhile is dropped, not
+// reused. The connections' buffers are smaller than net/http's 4 KiB: a
+// probe sends one small request.
+func newHTTPTransport(tc *tls.Config, maxIdle int) *http.Transport {
+	return &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: maxIdle, IdleConnTimeout: idleConnTimeout,
+		ReadBufferSize: connBufferSize, WriteBufferSize: connBufferSize}
+}
+
+// sharedHTTP is the transport the HTTP probes of one scheduler share.
+type sharedHTTP struct {
+	transport *http.Transport
+	holders   int
+}
+
+// acquireHTTP returns the transport shared by the HTTP probes without a
+// tls_config, and the function that gives it back. As a Prometheus scrape
+// pool shares one client among its targets, probes of one host then share
+// its connections: a thousand probes of one server keep as many
+// connections as run at once, not a thousand (each with net/http's two
+// goroutines and its buffers). Probes with a tls_config keep their own
+// transport, so that a certificate file is read again whenever their
+// config changes. The last holder to give it back closes its idle
+// connections.
+func (p *connPools) acquireHTTP() (*http.Transport, func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.http == nil {
+		// The default TLS settings cannot fail to build.
+		tc, _ := newTLSConfig(nil, "")
+		// Runs in flight are bounded by the scheduler; keep that many.
+		p.http = &sharedHTTP{transport: newHTTPTransport(tc, DefaultMaxConcurrent)}
+	}
+	s := p.http
+	s.holders++
+	var once sync.Once
+	return s.transport, func() {
+		once.Do(func() {
+			p.mu.Lock()
+			s.holders--
+			last := s.holders == 0 && p.http == s
+			if last {
+				p.http = nil
+			}
+			p.mu.Unlock()
+			if last {
+				s.transport.CloseIdleConnections()
+			}
+		})
+	}
 }
 
 // Probe runs one request.
@@ -142,8 +197,14 @@ func (p *HTTP) checkBody(r *Result, body []byte) {
 	}
 }
 
-// Close drops idle connections.
-func (p *HTTP) Close() { p.transport.CloseIdleConnections() }
+// Close drops idle connections, or gives a shared transport back.
+func (p *HTTP) Close() {
+	if p.release != nil {
+		p.release()
+		return
+	}
+	p.transport.CloseIdleConnections()
+}
 
 func validStatus(code int, valid []int) bool {
 	if len(valid) == 0 {

@@ -141,10 +141,9 @@ func TestHTTPProbe(t *testing.T) {
 	}
 }
 
-// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
-// the target closed it opens a new one and still succeeds.
-func TestHTTPProbeKeepsConnection(t *testing.T) {
-	t.Parallel()
+// newCountingServer answers "ok" on every path and counts the connections
+// clients open to it.
+func newCountingServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	var opened atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
@@ -156,6 +155,14 @@ func TestHTTPProbeKeepsConnection(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	return srv, &opened
+}
+
+// TestHTTPProbeKeepsConnection: runs share one connection, and a run after
+// the target closed it opens a new one and still succeeds.
+func TestHTTPProbeKeepsConnection(t *testing.T) {
+	t.Parallel()
+	srv, opened := newCountingServer(t)
 	p, err := New(probeConfig("api", 2*time.Second, func(p *configs.ProbeConfig) {
 		p.HTTP = &configs.HTTPProbe{URL: srv.URL, Method: "GET"}
 	}), Options{Replica: testReplica})
@@ -185,6 +192,44 @@ func TestHTTPProbeKeepsConnection(t *testing.T) {
 	r := p.Probe(t.Context())
 	require.True(t, r.Success, r.Detail)
 	require.EqualValues(t, 2, opened.Load())
+}
+
+// TestHTTPProbesShareConnections: the HTTP probes of one scheduler share
+// their connections to a host, a probe that stops leaves the others'
+// connections open, and a probe with a tls_config keeps its own.
+func TestHTTPProbesShareConnections(t *testing.T) {
+	t.Parallel()
+	srv, opened := newCountingServer(t)
+	pools := newConnPools(testReplica, nil)
+	defer pools.close()
+	newProbe := func(name string, tc *configs.ProbeTLSConfig) Prober {
+		p, err := New(probeConfig(name, 2*time.Second, func(p *configs.ProbeConfig) {
+			p.HTTP = &configs.HTTPProbe{URL: srv.URL + "/" + name, Method: "GET", TLS: tc}
+		}), Options{Replica: testReplica, conns: pools})
+		require.NoError(t, err)
+		return p
+	}
+	run := func(p Prober) Result {
+		r := p.Probe(t.Context())
+		require.True(t, r.Success, r.Detail)
+		return r
+	}
+	a, b := newProbe("a", nil), newProbe("b", nil)
+	run(a)
+	require.Zero(t, run(b).HTTPPhases.Connect, "b reused a's connection")
+	a.Close()
+	require.Zero(t, run(b).HTTPPhases.Connect, "a's end left the connection open")
+	require.EqualValues(t, 1, opened.Load())
+
+	own := newProbe("own", &configs.ProbeTLSConfig{ServerName: "example.com"})
+	defer own.Close()
+	run(own)
+	require.EqualValues(t, 2, opened.Load(), "a probe with a tls_config dials its own connection")
+
+	b.Close()
+	pools.mu.Lock()
+	defer pools.mu.Unlock()
+	require.Nil(t, pools.http, "the last probe to stop gave the transport back")
 }
 
 func TestTCPProbe(t *testing.T) {

@@ -131,7 +131,7 @@ func New(cfg *configs.ProbeConfig, opts Options) (Prober, error) {
 	case "roundtrip":
 		p, err = newRoundTrip(b, cfg.RoundTrip, opts)
 	case "http":
-		p, err = newHTTPProber(b, cfg.HTTP)
+		p, err = newHTTPProber(b, cfg.HTTP, opts.conns)
 	case "tcp":
 		p, err = newTCPProber(b, cfg.TCP)
 	case "heartbeat":

@@ -215,3 +215,25 @@ func TestNextRunSpreadsAndSkipsMissedSlots(t *testing.T) {
 	}
 	require.Greater(t, len(offsets), 3, "probes should not all start together")
 }
+
+// TestOnSlot: a scheduled run is recorded at its slot when it started within
+// the tolerance of it, else at its start.
+func TestOnSlot(t *testing.T) {
+	due := time.Date(2026, 11, 30, 12, 0, 1, 250_000_000, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		want  time.Time
+	}{
+		{"on the slot", due, due},
+		{"late within tolerance", due.Add(1500 * time.Microsecond), due},
+		{"at the tolerance", due.Add(timestampTolerance), due},
+		{"early within tolerance", due.Add(-time.Millisecond), due},
+		{"too late", due.Add(timestampTolerance + time.Microsecond), due.Add(timestampTolerance + time.Microsecond)},
+		{"too early", due.Add(-3 * time.Millisecond), due.Add(-3 * time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, onSlot(tc.start, due))
+		})
+	}
+}

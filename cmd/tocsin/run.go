@@ -43,7 +43,10 @@ server reads: TLS, client certificates and basic auth with bcrypt hashes.
 Its authentication covers every endpoint, heartbeats and webhooks included.
 
 Every flag can also be set through the environment: --web.listen-address
-is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
+is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.
+
+The garbage collector runs with GOGC=50 unless GOGC is set; GOMEMLIMIT
+works as in any Go program.`,
 		Example: `  tocsin run --config.file /etc/tocsin/tocsin.yml
   TOCSIN_LOG_FORMAT=json tocsin run --web.listen-address 127.0.0.1:9797`,
 		Args: cobra.NoArgs,
@@ -61,6 +64,7 @@ is TOCSIN_WEB_LISTEN_ADDRESS, --config.file is TOCSIN_CONFIG_FILE.`,
 	v := bindSettings(flags)
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		setGCPolicy()
 		logger, err := newLogger(v, cmd.ErrOrStderr())
 		if err != nil {
 			return err
