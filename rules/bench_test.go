@@ -85,6 +85,17 @@ func benchSamples() ([]Sample, []labels.Labels) {
 	return samples, probe
 }
 
+// benchRecorder opens a TSDB under dir for the benchmark's duration.
+func benchRecorder(b *testing.B, dir string) *Recorder {
+	b.Helper()
+	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rec.Close() })
+	return rec
+}
+
 type benchEnv struct {
 	rec   *Recorder
 	ev    *Evaluator
@@ -94,11 +105,7 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	dir := b.TempDir()
-	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = rec.Close() })
+	rec := benchRecorder(b, dir)
 	env := &benchEnv{rec: rec, clock: &fakeClock{t: t0}}
 	samples, _ := benchSamples()
 	// Two minutes of history every 10s.
@@ -108,6 +115,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		}
 		env.clock.Add(10 * time.Second)
 	}
+	var err error
 	env.ev, err = NewEvaluator(EvaluatorOptions{
 		Files:          []string{benchRuleFile(b, dir, benchRules)},
 		Interval:       time.Hour,
@@ -217,11 +225,7 @@ func newOutageSeries(i int) outageSeries {
 // evaluations left out.
 func BenchmarkMassOutage(b *testing.B) {
 	dir := b.TempDir()
-	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = rec.Close() })
+	rec := benchRecorder(b, dir)
 	clock := &fakeClock{t: t0}
 	reg := prometheus.NewRegistry()
 	ev, err := NewEvaluator(EvaluatorOptions{
@@ -334,11 +338,7 @@ func BenchmarkProbeFailingTemplates(b *testing.B) {
 // such a group on its own). Recording the results is left out.
 func BenchmarkOutageEvaluation(b *testing.B) {
 	dir := b.TempDir()
-	rec, err := OpenRecorder(RecorderOptions{Dir: filepath.Join(dir, "tsdb")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = rec.Close() })
+	rec := benchRecorder(b, dir)
 	clock := &fakeClock{t: t0}
 	sent := 0
 	ev, err := NewEvaluator(EvaluatorOptions{

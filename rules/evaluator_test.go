@@ -105,6 +105,17 @@ func newHarness(t *testing.T, dir, rulesFile string, clock *fakeClock) *harness 
 	return &harness{rec: rec, ev: ev, clock: clock, out: out, dir: dir, rules: rulesFile}
 }
 
+// startHarness is a harness over a rule file with content, in a
+// temporary directory, closed when the test ends; its clock starts at t0.
+func startHarness(t *testing.T, content string) (*harness, *fakeClock) {
+	t.Helper()
+	dir := t.TempDir()
+	clock := &fakeClock{t: t0}
+	h := newHarness(t, dir, writeRules(t, dir, content), clock)
+	t.Cleanup(func() { h.close(t) })
+	return h, clock
+}
+
 func (h *harness) close(t *testing.T) {
 	t.Helper()
 	require.NoError(t, h.rec.Close())
@@ -442,14 +453,11 @@ func TestLimit(t *testing.T) {
 
 func TestUpdateKeepsOldRulesOnError(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	clock := &fakeClock{t: t0}
-	good := writeRules(t, dir, failingRule)
-	h := newHarness(t, dir, good, clock)
-	defer h.close(t)
+	h, clock := startHarness(t, failingRule)
+	good := h.rules
 	h.step(t, 0)
 
-	bad := filepath.Join(dir, "bad.yml")
+	bad := filepath.Join(h.dir, "bad.yml")
 	require.NoError(t, os.WriteFile(bad, []byte("groups:\n- name: x\n  rules:\n  - alert: X\n    expr: up ==\n"), 0o600))
 	err := h.ev.Update(good, bad)
 	var diags Diagnostics

@@ -114,12 +114,8 @@ func alertsOf(groups []*promrules.Group, active func(*promrules.AlertingRule) []
 
 func TestTemplatesExpandAsPrometheusDoes(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	clock := &fakeClock{t: t0}
-	file := writeRules(t, dir, templateRules)
-	h := newHarness(t, dir, file, clock)
-	defer h.close(t)
-	ref := newPromReference(t, file, labels.FromStrings("replica", "eu-1", "team", "iot"), "http://tocsin.example:9797")
+	h, clock := startHarness(t, templateRules)
+	ref := newPromReference(t, h.rules, labels.FromStrings("replica", "eu-1", "team", "iot"), "http://tocsin.example:9797")
 
 	// Three probes; their success and duration change from step to step,
 	// so some alerts keep series and value, some keep the series with a
@@ -211,11 +207,8 @@ func seriesOf(t *testing.T, rec *Recorder, at time.Time, query string) []string 
 
 func TestReloadChangingOnlyAnAnnotationTakesEffect(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	clock := &fakeClock{t: t0}
-	file := writeRules(t, dir, failingRule)
-	h := newHarness(t, dir, file, clock)
-	defer h.close(t)
+	h, clock := startHarness(t, failingRule)
+	file := h.rules
 	annotate := func(summary string) {
 		content := strings.Replace(failingRule, "summary: 'Probe {{ $labels.probe }} failing on {{ $externalLabels.replica }} (value {{ $value }})'",
 			"summary: '"+summary+"'", 1)
