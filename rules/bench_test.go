@@ -317,13 +317,11 @@ func BenchmarkProbeFailingTemplates(b *testing.B) {
 	if len(texts) == 0 {
 		b.Fatal("no ProbeFailing in the shipped pack")
 	}
-	// The variables Prometheus' AlertingRule.Eval defines before each text.
-	const defs = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 	smpl := promql.Sample{Metric: labels.FromStrings("probe", "rt-1", "kind", "roundtrip", "replica", "a")}
 	for b.Loop() {
 		data := template.AlertTemplateData(smpl.Metric.Map(), nil, "", smpl)
 		for _, text := range texts {
-			te := template.NewTemplateExpander(context.Background(), defs+text, "__alert_ProbeFailing", data, 0, nil, nil, nil)
+			te := template.NewTemplateExpander(context.Background(), templateDefs+text, "__alert_ProbeFailing", data, 0, nil, nil, nil)
 			if _, err := te.Expand(); err != nil {
 				b.Fatal(err)
 			}

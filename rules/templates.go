@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -218,9 +219,7 @@ func (t *alertTemplates) takeOver(from *alertTemplates) {
 	defer from.mu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for h, a := range from.byAlert {
-		t.byAlert[h] = a
-	}
+	maps.Copy(t.byAlert, from.byAlert)
 }
 
 // queryHook wraps the rules' query function: for an alerting rule whose
