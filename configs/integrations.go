@@ -248,14 +248,18 @@ type OpsgenieConfig struct {
 	UpdateAlerts bool `yaml:"update_alerts,omitempty"`
 }
 
-// WebhookConfig posts Alertmanager's version-4 JSON payload.
+// WebhookConfig posts Alertmanager's version-4 JSON payload, or a payload
+// of the user's own.
 type WebhookConfig struct {
 	NotifierConfig `yaml:",inline"`
 	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	URL            config.Secret            `yaml:"url,omitempty"`
 	URLFile        string                   `yaml:"url_file,omitempty"`
-	// MaxAlerts caps the alerts in one payload; 0 sends them all.
+	// MaxAlerts caps the alerts in one payload; 0 sends them all. A
+	// custom payload's templates see only the alerts kept.
 	MaxAlerts int `yaml:"max_alerts,omitempty"`
+	// Payload, when set, is posted instead of Alertmanager's message.
+	Payload *WebhookPayload `yaml:"payload,omitempty"`
 }
 
 // TLSPolicy says whether mail must be, may be, or is never encrypted with STARTTLS.
@@ -773,6 +777,9 @@ func (c *WebhookConfig) validate(v *validator) {
 	if c.MaxAlerts < 0 {
 		v.errorf(&c.MaxAlerts, "max_alerts must not be negative")
 	}
+	if c.Payload != nil {
+		c.Payload.validate(v)
+	}
 }
 
 func (c *EmailConfig) validate(v *validator) {
@@ -952,14 +959,20 @@ func (v *validator) template(s *string, key string) {
 }
 
 func (v *validator) templateAt(ptr any, text, key string) {
+	v.templateNode(v.pos.of(ptr), text, key)
+}
+
+// templateNode is templateAt for a value known by its node, such as a
+// string inside a webhook payload.
+func (v *validator) templateNode(n *yaml.Node, text, key string) {
 	if text == "" {
 		return
 	}
 	if err := parseTemplate(text); err != nil {
-		v.errorf(ptr, "%s: bad template: %v", key, err)
+		v.at(n, "%s: bad template: %v", key, err)
 		return
 	}
-	v.addTemplateField(ptr, text, key)
+	v.addTemplateNode(n, text, key)
 }
 
 func (v *validator) templateMap(m *map[string]string, key string) {

@@ -45,6 +45,9 @@ var schemaOverrides = map[reflect.Type]func() map[string]any{
 			map[string]any{"type": "string", "enum": []string{string(TLSMandatory), string(TLSOpportunistic), string(TLSNone)}},
 		}}
 	},
+	reflect.TypeFor[WebhookPayload](): func() map[string]any {
+		return map[string]any{"description": "any YAML value, posted as JSON; every string in it is a template"}
+	},
 	// Alertmanager's time intervals, as written in its configuration.
 	reflect.TypeFor[timeinterval.TimeRange](): func() map[string]any {
 		hhmm := map[string]any{"type": "string", "pattern": `^([01]?[0-9]|2[0-4]):[0-5][0-9]$`}

@@ -45,9 +45,8 @@ func (f TemplateField) At(line, col int) Error {
 // loaded config.
 func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
 
-func (v *validator) addTemplateField(ptr any, text, key string) {
+func (v *validator) addTemplateNode(n *yaml.Node, text, key string) {
 	f := TemplateField{Key: key, Text: text, HTML: key == "html", SendResolved: v.sendResolved, Pos: Error{File: v.file}, offset: -1}
-	n := v.pos.of(ptr)
 	if n == nil {
 		return // a default (pagerduty's client), not the user's
 	}

@@ -47,6 +47,8 @@ func TestFakesEnforceTheContract(t *testing.T) {
 	defer og.Close()
 	wh := notifiertest.NewWebhook()
 	defer wh.Close()
+	wp := notifiertest.NewWebhook(notifiertest.WithAnyJSON())
+	defer wp.Close()
 	mt := notifiertest.NewMSTeams()
 	defer mt.Close()
 	tw := notifiertest.NewTwilio("AC0123456789abcdef0123456789abcdef", "tok")
@@ -80,6 +82,9 @@ func TestFakesEnforceTheContract(t *testing.T) {
 		{"opsgenie message too long", og, og.APIURL() + "v2/alerts", js, `{"message":"` + strings.Repeat("m", 131) + `"}`, map[string]string{"Authorization": "GenieKey k"}, 422, "130 characters"},
 		{"opsgenie close without identifierType", og, og.APIURL() + "v2/alerts/abc/close", js, `{}`, map[string]string{"Authorization": "GenieKey k"}, 422, "identifierType=alias"},
 		{"webhook missing keys", wh, wh.APIURL(), js, `{"version":"4"}`, nil, 400, "missing key groupKey"},
+		{"webhook payload not JSON", wp, wp.APIURL(), js, `{"a":`, nil, 400, "bad payload"},
+		{"webhook payload two values", wp, wp.APIURL(), js, `{} {}`, nil, 400, "more than one JSON value"},
+		{"webhook payload not sent as JSON", wp, wp.APIURL(), "text/plain", `{}`, nil, 400, "Content-Type"},
 		{"msteams not a card", mt, mt.APIURL(), js, `{"type":"message","attachments":[{"contentType":"text/plain"}]}`, nil, 400, "not an Adaptive Card"},
 		{"msteams without signature", mt, strings.Split(mt.APIURL(), "?")[0], js, `{}`, nil, 401, "DirectApiAuthorizationRequired"},
 		{"twilio no auth", tw, tw.APIURL() + "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json", "application/x-www-form-urlencoded", "To=%2B15551234567&From=x&Body=b", nil, 401, `"code":20003`},

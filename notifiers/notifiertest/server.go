@@ -98,6 +98,7 @@ type settings struct {
 	smtpSecret    string
 	startTLS      bool
 	implicitTLS   bool
+	anyJSON       bool
 }
 
 // WithMode sets how the fake answers from the start (Accept by default).
@@ -110,6 +111,11 @@ func WithRetryAfter(v string) Option { return func(s *settings) { s.retryAfter =
 // OnPage calls f with every accepted page, after it is recorded. f runs on
 // the server's goroutine and must not block for long.
 func OnPage(f func(Page)) Option { return func(s *settings) { s.onPage = f } }
+
+// WithAnyJSON makes the generic webhook fake take any JSON body, as a
+// receiver of a webhook_configs payload does, rather than only
+// Alertmanager's version-4 message.
+func WithAnyJSON() Option { return func(s *settings) { s.anyJSON = true } }
 
 // WithAuthorization makes the generic webhook and Teams fakes require this
 // exact Authorization header (as set by http_config).

@@ -1,9 +1,11 @@
 package notifiertest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -63,6 +65,9 @@ func NewWebhook(opts ...Option) *Server {
 			if !isJSON(r) {
 				return Page{}, bad("Content-Type must be application/json")
 			}
+			if s.anyJSON {
+				return anyJSONPage(body)
+			}
 			m, reason := checkWebhook(body)
 			if reason != "" {
 				return Page{}, bad(reason)
@@ -78,6 +83,30 @@ func NewWebhook(opts ...Option) *Server {
 		fail:     textAnswer(http.StatusInternalServerError, "internal server error"),
 	}
 	return newServer(v, "/hook", opts)
+}
+
+// anyJSONPage accepts a body that is one JSON value and nothing else; the
+// page's title is its top-level "title", "summary" or "text" string.
+func anyJSONPage(body []byte) (Page, *answer) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		a := textAnswer(http.StatusBadRequest, "bad payload: "+err.Error())
+		return Page{}, &a
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		a := textAnswer(http.StatusBadRequest, "bad payload: more than one JSON value")
+		return Page{}, &a
+	}
+	p := Page{Action: "post", Text: string(body)}
+	if m, ok := v.(map[string]any); ok {
+		for _, k := range []string{"title", "summary", "text"} {
+			if t, ok := m[k].(string); ok && p.Title == "" {
+				p.Title = t
+			}
+		}
+	}
+	return p, nil
 }
 
 // webhookCheck mirrors WebhookMessage with pointers, so that one decode

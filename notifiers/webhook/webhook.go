@@ -1,10 +1,10 @@
 // Package webhook posts Alertmanager's version-4 webhook payload, so that
-// receivers written for Alertmanager work with tocsin unchanged.
+// receivers written for Alertmanager work with tocsin unchanged, or the
+// config's own templated payload, as Alertmanager's payload key does.
 package webhook
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -44,26 +44,36 @@ type Alert struct {
 
 // Notifier posts to one webhook URL.
 type Notifier struct {
-	conf *configs.WebhookConfig
-	send *notifiers.HTTPSender
-	now  func() time.Time
-	log  *slog.Logger
+	conf      *configs.WebhookConfig
+	send      *notifiers.HTTPSender
+	templates *notifiers.Templates
+	now       func() time.Time
+	log       *slog.Logger
 }
 
-// New builds a webhook notifier from a validated config.
+// New builds a webhook notifier from a validated config. A payload is
+// rendered once against a sample notification, so that one that cannot
+// render or cannot be JSON is refused here rather than when it pages.
 func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	send, err := notifiers.NewHTTPSender("webhook", c.HTTPConfig, o)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{conf: c, send: send, now: o.Clock(), log: o.Log()}, nil
+	n := &Notifier{conf: c, send: send, templates: o.Templates, now: o.Clock(), log: o.Log()}
+	if c.Payload != nil {
+		if _, err := n.renderPayload(notifiers.SampleTemplateData(model.AlertFiring)); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
-// Notify posts the notification as Alertmanager would.
+// Notify posts the notification as Alertmanager would: its version-4
+// message, or the config's payload rendered for it.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	body, err := Encode(notif, n.conf.MaxAlerts, n.now())
+	body, err := n.body(notif)
 	if err != nil {
-		return false, fmt.Errorf("webhook: encode request: %w", err)
+		return false, err
 	}
 	_, retry, err := n.send.PostBody(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, body, nil)
 	return retry, err
