@@ -126,7 +126,8 @@ func Load(file string, data []byte) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	cfg.warnings = cfg.pagingTraps(v)
+	cfg.warnings = append(cfg.pagingTraps(v), v.warnings...)
+	cfg.warnings.Sort()
 	cfg.ruleWarnings = cfg.ruleFileWarnings(v)
 	return cfg, nil
 }

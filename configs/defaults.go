@@ -11,6 +11,11 @@ import (
 func (c *Config) applyDefaults() {
 	for _, r := range c.Receivers {
 		if r != nil {
+			for _, c := range r.MSTeamsV2Configs {
+				if c != nil {
+					c.V2 = true
+				}
+			}
 			r.MSTeamsConfigs, r.MSTeamsV2Configs = append(r.MSTeamsConfigs, r.MSTeamsV2Configs...), nil
 		}
 	}

@@ -327,14 +327,50 @@ type EmailThreading struct {
 	ThreadByDate string `yaml:"thread_by_date,omitempty"`
 }
 
-// MSTeamsConfig posts an Adaptive Card to a Teams Workflows webhook.
+// MSTeamsConfig posts to a Teams channel: an Adaptive Card to a Workflows
+// webhook, or, to an Office 365 connector URL under msteams_configs, the
+// MessageCard Alertmanager's msteams_configs sends.
 type MSTeamsConfig struct {
 	NotifierConfig `yaml:",inline"`
 	HTTPConfig     *config.HTTPClientConfig `yaml:"http_config,omitempty"`
 	WebhookURL     config.Secret            `yaml:"webhook_url,omitempty"`
 	WebhookURLFile string                   `yaml:"webhook_url_file,omitempty"`
 	Title          string                   `yaml:"title,omitempty"`
-	Text           string                   `yaml:"text,omitempty"`
+	// Summary is the MessageCard's summary (the line Teams shows in its
+	// notifications); an Adaptive Card has no place for it.
+	Summary string `yaml:"summary,omitempty"`
+	Text    string `yaml:"text,omitempty"`
+	// V2 tells that the config was written under msteamsv2_configs, which
+	// always sends an Adaptive Card, as Alertmanager's does.
+	V2 bool `yaml:"-"`
+}
+
+// SendsMessageCard reports whether this config posts a MessageCard to
+// webhookURL (the URL it reads when it sends): msteams_configs does to
+// an Office 365 connector, as Alertmanager's msteams_configs does; any
+// other URL, and msteamsv2_configs, get an Adaptive Card.
+func (c *MSTeamsConfig) SendsMessageCard(webhookURL string) bool {
+	return !c.V2 && IsTeamsConnectorURL(webhookURL)
+}
+
+// IsTeamsConnectorURL reports whether u is an Office 365 connector's
+// incoming webhook: https://TENANT.webhook.office.com/webhookb2/..., or
+// the older https://outlook.office.com/webhook/... (outlook.office365.com
+// too), or any URL whose path starts as theirs do (the government clouds,
+// a relay). A Workflows URL (*.logic.azure.com/workflows/...,
+// *.api.powerplatform.com/..., /powerautomate/...) is not.
+func IsTeamsConnectorURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(parsed.Hostname())
+	switch {
+	case strings.HasSuffix(host, ".webhook.office.com"), host == "outlook.office.com", host == "outlook.office365.com":
+		return true
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(parsed.Path, "/"), "/")
+	return first == "webhookb2" || first == "webhook"
 }
 
 // TwilioConfig sends SMS through Twilio's Messages API.
@@ -838,7 +874,27 @@ func (c *MSTeamsConfig) validate(v *validator) {
 	v.secret(c, &c.WebhookURL, &c.WebhookURLFile, "webhook_url", true)
 	v.secretURL(c, &c.WebhookURL, &c.WebhookURLFile, "webhook_url", false)
 	v.template(&c.Title, "title")
+	v.template(&c.Summary, "summary")
 	v.template(&c.Text, "text")
+	c.warnRetired(v)
+}
+
+// warnRetired warns of an Office 365 connector URL, which Microsoft has
+// retired, and of a summary that no card will show. The URL is a secret
+// and is never shown.
+func (c *MSTeamsConfig) warnRetired(v *validator) {
+	where := []any{&c.WebhookURL, c}
+	if c.WebhookURLFile != "" {
+		where = []any{&c.WebhookURLFile, c}
+	}
+	connector := IsTeamsConnectorURL(string(c.WebhookURL))
+	if connector {
+		v.warnAt(where, "webhook_url is an Office 365 connector (incoming webhook) URL: Microsoft has retired Office 365 connectors in Teams (announced in July 2024; the last end dates reported are in spring 2026), so this channel may no longer receive anything; "+
+			"in the channel, create a workflow from the template \"Post to a channel when a webhook request is received\" and put its URL here: tocsin then posts an Adaptive Card to it")
+	}
+	if c.Summary != "" && !c.SendsMessageCard(string(c.WebhookURL)) {
+		v.warnAt([]any{&c.Summary, c}, "summary is shown only by the MessageCard that msteams_configs posts to an Office 365 connector; this webhook gets an Adaptive Card, which has no summary")
+	}
 }
 
 var (

@@ -233,3 +233,25 @@ func TestIntegrationDefaultsAndSecretFiles(t *testing.T) {
 	require.Equal(t, []int{0, 1, 2, 3, 4}, []int{pd.Order, r.SlackConfigs[0].Order, r.SlackConfigs[1].Order, r.EmailConfigs[0].Order, r.WebhookConfigs[0].Order})
 	require.False(t, strings.Contains(cfg.String(), "R0UT1NGKEY"), "secrets are redacted when the config is shown")
 }
+
+// TestTeamsConnectorURLs: the URL forms of Office 365 connectors get a
+// MessageCard under msteams_configs; Workflows URLs, and every URL under
+// msteamsv2_configs, an Adaptive Card.
+func TestTeamsConnectorURLs(t *testing.T) {
+	for u, connector := range map[string]bool{
+		"https://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d/V2e":                                      true,
+		"https://outlook.office.com/webhook/a@b/IncomingWebhook/c/d":                                                    true,
+		"https://outlook.office365.com/webhook/a@b/IncomingWebhook/c/d":                                                 true,
+		"https://CONTOSO.Webhook.Office.com/webhookb2/x":                                                                true,
+		"http://127.0.0.1:8080/webhookb2/a@b/IncomingWebhook/c/d":                                                       true,
+		"https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s": false,
+		"https://default1.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/abc/triggers/x":  false,
+		"https://relay.example/teams":                                                                                   false,
+		"https://relay.example/hooks/webhookb2":                                                                         false,
+		"::not a url":                                                                                                   false,
+	} {
+		require.Equal(t, connector, IsTeamsConnectorURL(u), u)
+		require.Equal(t, connector, (&MSTeamsConfig{}).SendsMessageCard(u), u)
+		require.False(t, (&MSTeamsConfig{V2: true}).SendsMessageCard(u), u)
+	}
+}

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +22,21 @@ type validator struct {
 	templateFields []TemplateField
 	sendResolved   bool
 	checkedHTTP    map[*config.HTTPClientConfig]bool
+	// warnings are valid settings that may not do what the user expects;
+	// they never stop a config from loading.
+	warnings Errors
+}
+
+// warnAt records a warning at the first of ptrs written in the file.
+func (v *validator) warnAt(ptrs []any, format string, args ...any) {
+	e := &Error{File: v.file, Msg: "warning: " + fmt.Sprintf(format, args...)}
+	for _, p := range ptrs {
+		if n := v.pos.of(p); n != nil {
+			e.Line, e.Column = n.Line, n.Column
+			break
+		}
+	}
+	v.warnings = append(v.warnings, e)
 }
 
 // errorf records a problem with the value ptr points to. When that value was

@@ -144,9 +144,7 @@ func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
 			}
 		}
 	}
-	if k := keyNode(n, "msteams_configs"); k != nil {
-		k.Value, k.LineComment = "msteamsv2_configs", "tocsin's msteams_configs"
-	}
+	amTeams(n, rc)
 	if v := valueNode(n, "opsgenie_configs"); v != nil {
 		for i, og := range rc.OpsgenieConfigs {
 			if og != nil && og.Region != "" && i < len(v.Content) {
@@ -169,6 +167,36 @@ func amReceiver(n *yaml.Node, rc *configs.ReceiverConfig) {
 			if sc.Token != "" || sc.TokenFile != "" {
 				amSlackApp(v.Content[i], sc)
 			}
+		}
+	}
+}
+
+// amTeams writes each Teams integration under Alertmanager's key for the
+// card it posts: msteams_configs for a MessageCard to an Office 365
+// connector, msteamsv2_configs for an Adaptive Card, which has no summary.
+func amTeams(n *yaml.Node, rc *configs.ReceiverConfig) {
+	v := removeKey(n, "msteams_configs")
+	if v == nil {
+		return
+	}
+	var cards, adaptive []*yaml.Node
+	for i, item := range v.Content {
+		if i < len(rc.MSTeamsConfigs) && rc.MSTeamsConfigs[i] != nil && rc.MSTeamsConfigs[i].SendsMessageCard(string(rc.MSTeamsConfigs[i].WebhookURL)) {
+			cards = append(cards, item)
+			continue
+		}
+		if s := removeKey(item, "summary"); s != nil {
+			addComment(item, "tocsin only: "+yamlText("summary", s))
+		}
+		adaptive = append(adaptive, item)
+	}
+	for _, k := range []struct {
+		key, comment string
+		items        []*yaml.Node
+	}{{"msteams_configs", "", cards}, {"msteamsv2_configs", "tocsin's msteams_configs", adaptive}} {
+		if len(k.items) > 0 {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k.key, LineComment: k.comment},
+				&yaml.Node{Kind: yaml.SequenceNode, Content: k.items})
 		}
 	}
 }

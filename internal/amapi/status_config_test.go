@@ -42,7 +42,9 @@ receivers:
   slack_configs:
   - {token: inline-secret-bot, channel: '#chat', api_url: 'http://slack.internal/api/'}
   - {app_token: inline-secret-app, channel: '#app', update_message: true, timeout: 5s, color: danger}
-  msteams_configs: [{webhook_url: 'https://teams.example/workflows/inline-secret-teams'}]
+  msteams_configs:
+  - {webhook_url: 'https://teams.example/workflows/inline-secret-teams', summary: shown nowhere}
+  - {webhook_url: 'https://contoso.webhook.office.com/webhookb2/inline-secret-connector', summary: '{{ .Status }}'}
   webhook_configs:
   - url: 'https://hook.example/inline-secret-hook'
     max_alerts: 10
@@ -73,6 +75,8 @@ receivers:
 		"# tocsin only: update_message: true",
 		"color: danger",
 		"msteamsv2_configs: # tocsin's msteams_configs",
+		"# tocsin only: summary: shown nowhere",
+		"summary: '{{ .Status }}'",
 		"max_alerts: 10",
 		"timeout: 15s",
 		"password: <secret>",
@@ -90,6 +94,8 @@ receivers:
 	require.Equal(t, "critical", am.Receivers[0].PagerdutyConfigs[0].Severity)
 	require.Equal(t, "https://api.eu.opsgenie.com/", am.Receivers[0].OpsGenieConfigs[0].APIURL.String())
 	require.Len(t, am.Receivers[1].MSTeamsV2Configs, 1)
+	require.Len(t, am.Receivers[1].MSTeamsConfigs, 1)
+	require.Equal(t, "{{ .Status }}", am.Receivers[1].MSTeamsConfigs[0].Summary)
 	require.Equal(t, "danger", am.Receivers[1].SlackConfigs[1].Color)
 	require.Equal(t, uint64(10), am.Receivers[1].WebhookConfigs[0].MaxAlerts)
 }

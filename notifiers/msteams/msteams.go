@@ -1,5 +1,6 @@
-// Package msteams posts an Adaptive Card to a Microsoft Teams channel
-// through a Power Automate Workflows webhook.
+// Package msteams posts to a Microsoft Teams channel: an Adaptive Card
+// through a Power Automate Workflows webhook, or the MessageCard of
+// Alertmanager's msteams_configs to an Office 365 connector.
 package msteams
 
 import (
@@ -76,12 +77,12 @@ type Action struct {
 	URL   string `json:"url"`
 }
 
-// Notifier posts to one Workflows webhook.
+// Notifier posts to one Workflows webhook or Office 365 connector.
 type Notifier struct {
-	conf        *configs.MSTeamsConfig
-	send        *notifiers.HTTPSender
-	title, text *notifiers.Template
-	log         *slog.Logger
+	conf                 *configs.MSTeamsConfig
+	send                 *notifiers.HTTPSender
+	title, summary, text *notifiers.Template
+	log                  *slog.Logger
 }
 
 // New builds a Teams notifier from a validated config.
@@ -94,31 +95,48 @@ func New(c *configs.MSTeamsConfig, o notifiers.VendorOptions) (*Notifier, error)
 	if n.title, err = o.Templates.Parse(c.Title, notifiers.TemplateTitle); err != nil {
 		return nil, fmt.Errorf("msteams: title: %w", err)
 	}
+	if n.summary, err = o.Templates.Parse(c.Summary, notifiers.TemplateTitle); err != nil {
+		return nil, fmt.Errorf("msteams: summary: %w", err)
+	}
 	if n.text, err = o.Templates.Parse(c.Text, notifiers.TemplateText); err != nil {
 		return nil, fmt.Errorf("msteams: text: %w", err)
 	}
 	return n, nil
 }
 
-// Notify posts the card.
+// Notify posts the card the webhook's URL calls for: a MessageCard to an
+// Office 365 connector (msteams_configs only), an Adaptive Card to any
+// other URL. The URL is read each time, so a webhook_url_file changed from
+// a connector to a workflow takes effect at the next notification.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
+	url := notifiers.ReadSecret(n.log, "webhook_url", n.conf.WebhookURL, n.conf.WebhookURLFile)
+	if n.conf.SendsMessageCard(url) {
+		return n.postMessageCard(ctx, url, notif)
+	}
 	msg, err := n.message(notif)
 	if err != nil {
 		return false, err
 	}
-	_, retry, err := n.send.PostJSON(ctx, notifiers.ReadSecret(n.log, "webhook_url", n.conf.WebhookURL, n.conf.WebhookURLFile), nil, msg, nil)
+	_, retry, err := n.send.PostJSON(ctx, url, nil, msg, nil)
 	return retry, err
+}
+
+// render executes the title and the text for notif.
+func (n *Notifier) render(data *notifiers.TemplateData) (title, text string, err error) {
+	if title, err = n.title.Execute(data); err != nil {
+		return "", "", fmt.Errorf("msteams: %w", err)
+	}
+	if text, err = n.text.Execute(data); err != nil {
+		return "", "", fmt.Errorf("msteams: %w", err)
+	}
+	return title, text, nil
 }
 
 func (n *Notifier) message(notif *notifiers.Notification) (*Message, error) {
 	data := notifiers.NewTemplateData(notif)
-	title, err := n.title.Execute(data)
+	title, text, err := n.render(data)
 	if err != nil {
-		return nil, fmt.Errorf("msteams: %w", err)
-	}
-	text, err := n.text.Execute(data)
-	if err != nil {
-		return nil, fmt.Errorf("msteams: %w", err)
+		return nil, err
 	}
 	color := "attention"
 	if notif.Status == model.AlertResolved {

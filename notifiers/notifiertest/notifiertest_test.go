@@ -51,6 +51,11 @@ func TestFakesEnforceTheContract(t *testing.T) {
 	defer wp.Close()
 	mt := notifiertest.NewMSTeams()
 	defer mt.Close()
+	mc := notifiertest.NewMSTeamsConnector()
+	defer mc.Close()
+	card := func(typ, context, summary, text, color string) string {
+		return `{"@type":"` + typ + `","@context":"` + context + `","themeColor":"` + color + `","title":"t","summary":"` + summary + `","text":"` + text + `"}`
+	}
 	tw := notifiertest.NewTwilio("AC0123456789abcdef0123456789abcdef", "tok")
 	defer tw.Close()
 	const js = "application/json"
@@ -86,6 +91,13 @@ func TestFakesEnforceTheContract(t *testing.T) {
 		{"webhook payload two values", wp, wp.APIURL(), js, `{} {}`, nil, 400, "more than one JSON value"},
 		{"webhook payload not sent as JSON", wp, wp.APIURL(), "text/plain", `{}`, nil, 400, "Content-Type"},
 		{"msteams not a card", mt, mt.APIURL(), js, `{"type":"message","attachments":[{"contentType":"text/plain"}]}`, nil, 400, "not an Adaptive Card"},
+		{"msteams connector adaptive card", mc, mc.APIURL(), js, `{"type":"message","attachments":[]}`, nil, 400, "The card has no @type."},
+		{"msteams connector wrong type", mc, mc.APIURL(), js, card("AdaptiveCard", "https://schema.org/extensions", "s", "x", "8C1A1A"), nil, 400, `"@type" must be "MessageCard"`},
+		{"msteams connector wrong context", mc, mc.APIURL(), js, card("MessageCard", "https://adaptivecards.io", "s", "x", "8C1A1A"), nil, 400, `"@context"`},
+		{"msteams connector no summary nor text", mc, mc.APIURL(), js, card("MessageCard", "http://schema.org/extensions", "", "", "8C1A1A"), nil, 400, "Summary or Text is required."},
+		{"msteams connector bad color", mc, mc.APIURL(), js, card("MessageCard", "http://schema.org/extensions", "s", "x", "red"), nil, 400, "themeColor"},
+		{"msteams connector card too large", mc, mc.APIURL(), js, card("MessageCard", "http://schema.org/extensions", "s", strings.Repeat("x", 29<<10), "8C1A1A"), nil, 200, "HTTP error 413"},
+		{"msteams connector wrong path", mc, mc.URL() + "/webhookb2/x", js, card("MessageCard", "http://schema.org/extensions", "s", "x", "8C1A1A"), nil, 404, "Webhook not found."},
 		{"msteams without signature", mt, strings.Split(mt.APIURL(), "?")[0], js, `{}`, nil, 401, "DirectApiAuthorizationRequired"},
 		{"twilio no auth", tw, tw.APIURL() + "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json", "application/x-www-form-urlencoded", "To=%2B15551234567&From=x&Body=b", nil, 401, `"code":20003`},
 		{"twilio body too long", tw, tw.APIURL() + "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json", "application/x-www-form-urlencoded", "To=%2B15551234567&From=x&Body=" + strings.Repeat("b", 1601), map[string]string{"Authorization": "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjp0b2s="}, 400, `"code":21617`},
