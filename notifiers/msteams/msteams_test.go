@@ -70,16 +70,11 @@ func TestMissingSignatureIsPermanentAndHidden(t *testing.T) {
 func TestAlertmanagersMSTeamsV2ConfigsPage(t *testing.T) {
 	fake := notifiertest.NewMSTeams()
 	defer fake.Close()
-	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
-route: {receiver: teams}
-receivers:
-- name: teams
-  msteamsv2_configs:
+	cfg := loadTeams(t, `  msteamsv2_configs:
   - webhook_url: '`+fake.APIURL()+`'
     title: '{{ .CommonLabels.alertname }} is {{ .Status }}'
     send_resolved: false
-`))
-	require.NoError(t, err)
+`)
 	require.Len(t, cfg.Receivers[0].MSTeamsConfigs, 1)
 	c := cfg.Receivers[0].MSTeamsConfigs[0]
 	require.False(t, c.SendsResolved())
@@ -99,18 +94,13 @@ receivers:
 func TestAlertmanagersMSTeamsConfigsPostAMessageCard(t *testing.T) {
 	fake := notifiertest.NewMSTeamsConnector()
 	defer fake.Close()
-	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
-route: {receiver: teams}
-receivers:
-- name: teams
-  msteams_configs:
+	cfg := loadTeams(t, `  msteams_configs:
   - webhook_url: '`+fake.APIURL()+`'
     title: '{{ .CommonLabels.alertname }} is {{ .Status }}'
     summary: '{{ .CommonLabels.alertname }}'
     text: '{{ range .Alerts }}{{ .Labels.probe }}
       {{ end }}'
-`))
-	require.NoError(t, err)
+`)
 	require.Len(t, cfg.Warnings(), 1)
 	require.Contains(t, cfg.Warnings()[0].Error(), "tocsin.yml:6:18: warning: webhook_url is an Office 365 connector")
 	require.NotContains(t, cfg.Warnings()[0].Error(), fake.APIURL())
@@ -173,17 +163,12 @@ func TestTheURLChoosesTheCard(t *testing.T) {
 	defer flow.Close()
 	connector := notifiertest.NewMSTeamsConnector()
 	defer connector.Close()
-	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
-route: {receiver: teams}
-receivers:
-- name: teams
-  msteams_configs:
+	cfg := loadTeams(t, `  msteams_configs:
   - webhook_url: '`+flow.APIURL()+`'
     summary: not shown
   msteamsv2_configs:
   - webhook_url: '`+connector.APIURL()+`'
-`))
-	require.NoError(t, err)
+`)
 	warnings := cfg.Warnings().Error()
 	require.Contains(t, warnings, "tocsin.yml:7:14: warning: summary is shown only by the MessageCard")
 	require.Contains(t, warnings, "tocsin.yml:9:18: warning: webhook_url is an Office 365 connector")
@@ -196,4 +181,13 @@ receivers:
 	require.Len(t, flow.Requests(), 1)
 	require.Empty(t, flow.Violations())
 	require.Equal(t, []string{"POST " + strings.TrimPrefix(connector.APIURL(), connector.URL()) + ": 400 The card has no @type."}, connector.Violations())
+}
+
+// loadTeams loads a config whose one receiver, teams, has the given
+// integrations, from line 5 on.
+func loadTeams(t *testing.T, integrations string) *configs.Config {
+	t.Helper()
+	cfg, err := configs.Load("tocsin.yml", []byte("global: {replica: eu-1}\nroute: {receiver: teams}\nreceivers:\n- name: teams\n"+integrations))
+	require.NoError(t, err)
+	return cfg
 }
