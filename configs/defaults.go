@@ -11,9 +11,9 @@ import (
 func (c *Config) applyDefaults() {
 	for _, r := range c.Receivers {
 		if r != nil {
-			for _, c := range r.MSTeamsV2Configs {
-				if c != nil {
-					c.V2 = true
+			for _, t := range r.MSTeamsV2Configs {
+				if t != nil {
+					t.V2 = true
 				}
 			}
 			r.MSTeamsConfigs, r.MSTeamsV2Configs = append(r.MSTeamsConfigs, r.MSTeamsV2Configs...), nil

@@ -121,7 +121,7 @@ func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (b
 	return retry, err
 }
 
-// render executes the title and the text for notif.
+// render executes the title and the text, which both cards carry.
 func (n *Notifier) render(data *notifiers.TemplateData) (title, text string, err error) {
 	if title, err = n.title.Execute(data); err != nil {
 		return "", "", fmt.Errorf("msteams: %w", err)
