@@ -12,7 +12,7 @@ import (
 
 // Route is a node of the notification route tree, as in Alertmanager. A
 // child route inherits every unset value (receiver, group_by and the three
-// timers) from its parent.
+// timers) from its parent, and its parent's labels.
 type Route struct {
 	Receiver string `yaml:"receiver,omitempty"`
 	// GroupBy lists the labels that split alerts into groups; the single
@@ -37,6 +37,11 @@ type Route struct {
 	// following siblings too.
 	Continue bool     `yaml:"continue,omitempty"`
 	Routes   []*Route `yaml:"routes,omitempty"`
+	// Labels are attached to the route's groups, as in Alertmanager: a
+	// child route inherits them and may override each. A value is a
+	// template, rendered at each notification against the group's alerts
+	// (.RouteLabels in message templates, and the routeLabels function).
+	Labels model.LabelSet `yaml:"labels,omitempty"`
 }
 
 // GroupByAll is the group_by name that groups by every label.
@@ -145,10 +150,12 @@ func (c *Config) validateNotify(v *validator) {
 	if len(route.MuteTimeIntervals) > 0 || len(route.ActiveTimeIntervals) > 0 {
 		v.errorfAt([]any{&route.MuteTimeIntervals, &route.ActiveTimeIntervals}, "the top-level route cannot have mute_time_intervals or active_time_intervals")
 	}
-	route.validate(v, known, intervals)
+	route.validate(v, known, intervals, nil)
 }
 
-func (r *Route) validate(v *validator, known, intervals map[string]bool) {
+// validate checks the route and its children; labels are those the route
+// inherits from its parents.
+func (r *Route) validate(v *validator, known, intervals map[string]bool, labels model.LabelSet) {
 	if r.Receiver != "" && !known[r.Receiver] {
 		v.errorf(&r.Receiver, "route uses receiver %q, which is not defined in receivers", r.Receiver)
 	}
@@ -164,6 +171,8 @@ func (r *Route) validate(v *validator, known, intervals map[string]bool) {
 		}
 	}
 	r.validateGroupBy(v)
+	labels = r.MergedLabels(labels)
+	r.validateLabels(v, labels)
 	for _, t := range []struct {
 		d    *model.Duration
 		key  string
@@ -179,7 +188,7 @@ func (r *Route) validate(v *validator, known, intervals map[string]bool) {
 	}
 	for _, child := range r.Routes {
 		if child != nil {
-			child.validate(v, known, intervals)
+			child.validate(v, known, intervals, labels)
 		}
 	}
 }
@@ -198,6 +207,34 @@ func (r *Route) validateGroupBy(v *validator) {
 			v.errorf(name, "group_by: label %q is listed more than once", string(*name))
 		}
 		seen[*name] = true
+	}
+}
+
+// MergedLabels returns the route's labels over those it inherits, as
+// Alertmanager merges them; inherited itself is never changed.
+func (r *Route) MergedLabels(inherited model.LabelSet) model.LabelSet {
+	if len(r.Labels) == 0 {
+		return inherited
+	}
+	return inherited.Merge(r.Labels)
+}
+
+// validateLabels checks each route label's value as a template, and files
+// it for the render check with all the labels of the route (merged), which
+// it may refer to. The names were checked as they were decoded
+// (Alertmanager's rule: any non-empty UTF-8 name).
+func (r *Route) validateLabels(v *validator, merged model.LabelSet) {
+	n := v.pos.of(&r.Labels)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, value := n.Content[i].Value, n.Content[i+1]
+		if err := parseTemplate(value.Value); err != nil {
+			v.at(value, "labels.%s: bad template: %v", name, err)
+			continue
+		}
+		v.addRouteLabel(value, model.LabelName(name), merged)
 	}
 }
 

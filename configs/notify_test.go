@@ -83,8 +83,16 @@ func TestRouteAndReceiverErrorsPointAtTheValue(t *testing.T) {
 		},
 		{
 			name: "unknown key in a route",
-			yaml: "route:\n  receiver: oncall\n  labels: {a: b}\n" + receivers,
-			want: []string{`tocsin.yml:3:3: unknown key "labels" in route; valid keys: active_time_intervals, continue, group_by, group_interval, group_wait, match, match_re, matchers, mute_time_intervals, receiver, repeat_interval, routes`},
+			yaml: "route:\n  receiver: oncall\n  label: {a: b}\n" + receivers,
+			want: []string{`tocsin.yml:3:3: unknown key "label" in route; valid keys: active_time_intervals, continue, group_by, group_interval, group_wait, labels, match, match_re, matchers, mute_time_intervals, receiver, repeat_interval, routes`},
+		},
+		{
+			name: "route label with an empty name, and one whose template does not parse",
+			yaml: "route:\n  receiver: oncall\n  labels: {\"\": x}\n  routes:\n  - labels:\n      team: '{{ .CommonLabels.team'\n" + receivers,
+			want: []string{
+				`tocsin.yml:3:12: "" is not a valid label name`,
+				`tocsin.yml:6:13: labels.team: bad template: 1: unclosed action`,
+			},
 		},
 		{
 			name: "top-level route with match and a time interval",

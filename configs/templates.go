@@ -8,6 +8,7 @@ import (
 	texttemplate "text/template"
 
 	amtemplate "github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,7 +24,12 @@ type TemplateField struct {
 	// SendResolved tells that the integration is told of resolved alerts,
 	// so the template renders resolved notifications too.
 	SendResolved bool
-	Pos          Error
+	// Label and RouteLabels are set for the value of a route's label:
+	// its name, and every label of the route, inherited ones included,
+	// which the value renders with (it may refer to them with routeLabels).
+	Label       model.LabelName
+	RouteLabels model.LabelSet
+	Pos         Error
 	// offset is where the text starts from Pos.Column when it is written
 	// on one line in the file (1 past a quote), or -1.
 	offset int
@@ -42,15 +48,28 @@ func (f TemplateField) At(line, col int) Error {
 }
 
 // TemplateFields returns every message template of every integration of a
-// loaded config.
+// loaded config, and the value of every route label.
 func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
 
 func (v *validator) addTemplateNode(n *yaml.Node, text, key string) {
-	f := TemplateField{Key: key, Text: text, HTML: key == "html", SendResolved: v.sendResolved, Pos: Error{File: v.file}, offset: -1}
 	if n == nil {
 		return // a default (pagerduty's client), not the user's
 	}
-	f.Pos.Line, f.Pos.Column = n.Line, n.Column
+	f := TemplateField{Key: key, Text: text, HTML: key == "html", SendResolved: v.sendResolved}
+	v.templateFields = append(v.templateFields, placeTemplate(f, n, v.file))
+}
+
+// addRouteLabel files the value of a route's label, written at n.
+func (v *validator) addRouteLabel(n *yaml.Node, name model.LabelName, merged model.LabelSet) {
+	f := TemplateField{Key: "labels." + string(name), Text: n.Value, Label: name, RouteLabels: merged}
+	v.templateFields = append(v.templateFields, placeTemplate(f, n, v.file))
+}
+
+// placeTemplate sets the place of f's text, written at n in file.
+func placeTemplate(f TemplateField, n *yaml.Node, file string) TemplateField {
+	f.Pos = Error{File: file, Line: n.Line, Column: n.Column}
+	f.offset = -1
+	text := f.Text
 	// Escapes inside quotes would shift the columns: only texts without
 	// them are placed inside.
 	oneLine := n.Kind == yaml.ScalarNode && !strings.Contains(text, "\n")
@@ -62,7 +81,7 @@ func (v *validator) addTemplateNode(n *yaml.Node, text, key string) {
 	case oneLine && n.Style == yaml.DoubleQuotedStyle && !strings.ContainsAny(text, "\"\\"):
 		f.offset = 1
 	}
-	v.templateFields = append(v.templateFields, f)
+	return f
 }
 
 // TemplatePaths expands the templates globs, relative to the config file,

@@ -14,6 +14,10 @@ type AlertGroup struct {
 	Labels   model.LabelSet
 	// Route is the route the group belongs to.
 	Route *Route
+	// RouteLabels are the route's labels rendered against the group's
+	// alerts, as Alertmanager shows them (a label that cannot render is
+	// left out); empty when the route has none.
+	RouteLabels model.LabelSet
 	// Alerts are copies, ordered by fingerprint; their label sets are
 	// shared with the dispatcher and must not be changed.
 	Alerts []*model.Alert
@@ -46,6 +50,11 @@ func (d *Dispatcher) AlertGroups() []AlertGroup {
 		}
 		g.mu.Unlock()
 		if len(ag.Alerts) > 0 {
+			n := &Notification{Receiver: ag.Receiver, GroupLabels: ag.Labels, Alerts: ag.Alerts, ExternalURL: d.opts.ExternalURL}
+			ag.RouteLabels, _ = g.route.renderLabels(n)
+			if ag.RouteLabels == nil {
+				ag.RouteLabels = model.LabelSet{}
+			}
 			out = append(out, ag)
 		}
 	}

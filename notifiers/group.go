@@ -108,7 +108,9 @@ func (g *group) flushLocked() {
 		ctx, cancel := context.WithCancel(g.d.ctx)
 		defer cancel()
 		d := &delivery{
-			f: f, r: g.receiver, group: g.logGroup(),
+			// Route labels render here, not under g.mu, which alerts
+			// arriving for the group wait for.
+			f: g.withRouteLabels(f), r: g.receiver, group: g.logGroup(),
 			refresh: g.refresh,
 		}
 		ok := runStages(ctx, g.d.pipeline, d)
@@ -123,10 +125,10 @@ func (g *group) flushLocked() {
 // what the first snapshot resumed.
 func (g *group) refresh(old *flush) *flush {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	f := g.snapshotLocked(g.d.clock.Now())
+	g.mu.Unlock()
 	f.resumed, f.deadline = old.resumed, old.deadline
-	return f
+	return g.withRouteLabels(f)
 }
 
 // snapshotLocked builds the notification of the group as it is now.

@@ -3,6 +3,7 @@ package notifiers
 import (
 	"time"
 
+	amnotify "github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/common/model"
 )
 
@@ -48,20 +49,31 @@ func isSubset(sub, set []model.Fingerprint) bool {
 }
 
 // needsUpdate decides, as Alertmanager's dedup stage does, whether an
-// integration must hear about a group again.
-func needsUpdate(e *logEntry, firing, resolved []model.Fingerprint, sendResolved bool, repeat time.Duration, now time.Time) bool {
+// integration must hear about a group again, and why: the reason is
+// Alertmanager's, and ReasonDoNotNotify means it need not.
+func needsUpdate(e *logEntry, firing, resolved []model.Fingerprint, sendResolved bool, repeat time.Duration, now time.Time) amnotify.NotifyReason {
 	switch {
+	case e == nil && len(firing) > 0:
+		return amnotify.ReasonFirstNotification
 	case e == nil:
 		// Never notified: only firing alerts are news.
-		return len(firing) > 0
+		return amnotify.ReasonDoNotNotify
+	case !isSubset(firing, e.Firing) && len(e.Firing) == 0:
+		// The last notification told the group resolved: this one
+		// starts it again.
+		return amnotify.ReasonFirstNotification
 	case !isSubset(firing, e.Firing):
-		return true
-	case len(firing) == 0:
+		return amnotify.ReasonNewAlertsInGroup
+	case len(firing) == 0 && len(e.Firing) > 0:
 		// Everything resolved: say so if the integration knew of firing
 		// alerts (the log must be cleared even when send_resolved is off).
-		return len(e.Firing) > 0
+		return amnotify.ReasonAllAlertsResolved
+	case len(firing) == 0:
+		return amnotify.ReasonDoNotNotify
 	case sendResolved && !isSubset(resolved, e.Resolved):
-		return true
+		return amnotify.ReasonNewResolvedAlerts
+	case !e.At.Add(repeat).After(now):
+		return amnotify.ReasonRepeatIntervalElapsed
 	}
-	return !e.At.Add(repeat).After(now)
+	return amnotify.ReasonDoNotNotify
 }

@@ -36,6 +36,14 @@ type Notification struct {
 	ExternalURL string
 	// Test marks a page sent by `tocsin notify test`.
 	Test bool
+	// RouteLabels are the labels of the group's route (its parents'
+	// included), rendered against the group's alerts at this flush.
+	RouteLabels model.LabelSet
+	// Reason says why the integration is told, in Alertmanager's words
+	// ("first notification", "new alerts added", "some alerts resolved",
+	// "all alerts resolved", "repeat interval elapsed"); empty means
+	// "unknown", as a test page is.
+	Reason string
 
 	// tmpl, when set, shares the template data between the integrations
 	// that render this notification.

@@ -32,9 +32,15 @@ type Route struct {
 	// that silence this route (MutedAt); they are not inherited.
 	MuteTimeIntervals   []string
 	ActiveTimeIntervals []string
+	// Labels are the route's labels and those it inherits, as written:
+	// templates, rendered at each flush of a group (see renderLabels).
+	Labels model.LabelSet
 
 	key       string
 	intervals *timeinterval.Intervener
+	// templates render the labels: the config's templates, shared by
+	// the whole tree; nil has the default templates only.
+	templates *Templates
 	// inhibitor holds the config's inhibit rules, on the top-level route
 	// only: the tree is what a config reload swaps, so rules and routes
 	// change together.
@@ -45,14 +51,34 @@ type Route struct {
 // receiver, group_by and timers from their parent, as in Alertmanager.
 // A route that names time intervals needs NewRouteFromConfig instead.
 func NewRoute(cfg *configs.Route) (*Route, error) {
-	return newRouteTree(cfg, nil)
+	return newRouteTree(cfg, nil, nil)
+}
+
+// hasLabels tells whether any route of the tree has labels.
+func hasLabels(cfg *configs.Route) bool {
+	if cfg == nil {
+		return false
+	}
+	return len(cfg.Labels) > 0 || slices.ContainsFunc(cfg.Routes, hasLabels)
 }
 
 // NewRouteFromConfig builds the route tree of a whole config, with its
 // time intervals (time_intervals and mute_time_intervals). It carries the config's inhibit rules (Inhibitor).
+// Route labels render with the config's templates, and a label that
+// cannot render the sample notifications is refused here.
 func NewRouteFromConfig(cfg *configs.Config) (*Route, error) {
-	r, err := newRouteTree(cfg.Route, cfg.AllTimeIntervals())
+	var ts *Templates
+	if hasLabels(cfg.Route) {
+		var err error
+		if ts, err = TemplatesFromConfig(cfg, nil); err != nil {
+			return nil, err
+		}
+	}
+	r, err := newRouteTree(cfg.Route, cfg.AllTimeIntervals(), ts)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkLabels(); err != nil {
 		return nil, err
 	}
 	if len(cfg.InhibitRules) > 0 {
@@ -65,7 +91,7 @@ func NewRouteFromConfig(cfg *configs.Config) (*Route, error) {
 // from; nil when it has none, or below the top-level route.
 func (r *Route) Inhibitor() *Inhibitor { return r.inhibitor }
 
-func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeInterval) (*Route, error) {
+func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeInterval, ts *Templates) (*Route, error) {
 	if cfg == nil {
 		return nil, errors.New("route: no route configured")
 	}
@@ -75,6 +101,7 @@ func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeIn
 		RepeatInterval: time.Duration(configs.DefaultRepeatInterval),
 	}
 	root.intervals = timeinterval.NewIntervener(intervals)
+	root.templates = ts
 	r, err := newRoute(cfg, root, "", intervals)
 	if err != nil {
 		return nil, err
@@ -88,6 +115,8 @@ func newRouteTree(cfg *configs.Route, intervals map[string][]timeinterval.TimeIn
 func newRoute(cfg *configs.Route, parent *Route, parentKey string, intervals map[string][]timeinterval.TimeInterval) (*Route, error) {
 	r := &Route{
 		intervals:      parent.intervals,
+		templates:      parent.templates,
+		Labels:         cfg.MergedLabels(parent.Labels),
 		Receiver:       parent.Receiver,
 		GroupBy:        parent.GroupBy,
 		GroupByAll:     parent.GroupByAll,

@@ -4,19 +4,22 @@ import (
 	"context"
 	"slices"
 
+	amnotify "github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/common/model"
 )
 
 // dedupStage lets a notification through to an integration only when the
 // notification log says the integration has not been told this yet, or
-// repeat_interval has passed since it was.
+// repeat_interval has passed since it was. The notification carries the
+// reason, as Alertmanager's dedup stage gives it (.NotificationReason).
 type dedupStage struct{ d *Dispatcher }
 
 func (s dedupStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
 	n, firing, resolved := narrow(d)
 	k := d.integrationKey()
 	prev := s.d.state.logEntryOf(d.group, k)
-	if !needsUpdate(prev, firing, resolved, d.in.SendResolved, d.f.repeat, s.d.clock.Now()) {
+	reason := needsUpdate(prev, firing, resolved, d.in.SendResolved, d.f.repeat, s.d.clock.Now())
+	if reason == amnotify.ReasonDoNotNotify {
 		return nil, nil
 	}
 	var kept map[string]string
@@ -30,7 +33,11 @@ func (s dedupStage) Exec(_ context.Context, d *delivery) (*delivery, error) {
 		s.d.writeState(s.d.state.record(d.group, k, e))
 		return nil, nil
 	}
-	d.n, d.firing, d.resolved = n, firing, resolved
+	// A copy: the integrations of a receiver share the group's
+	// notification, and each has its own reason.
+	c := *n
+	c.Reason = reason.String()
+	d.n, d.firing, d.resolved = &c, firing, resolved
 	d.state = newVendorState(kept)
 	return d, nil
 }

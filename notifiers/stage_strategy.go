@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 
+	amnotify "github.com/prometheus/alertmanager/notify"
+
 	"github.com/tocsin-alerting/tocsin/configs"
 )
 
@@ -108,7 +110,7 @@ func (s strategyStage) failoverOrder(d *delivery) []*Integration {
 		}
 	}
 	f := d.f
-	if latest != nil && !needsUpdate(latest, f.firing, f.resolved, latestIn.SendResolved, f.repeat, s.d.clock.Now()) {
+	if latest != nil && needsUpdate(latest, f.firing, f.resolved, latestIn.SendResolved, f.repeat, s.d.clock.Now()) == amnotify.ReasonDoNotNotify {
 		return nil
 	}
 	order := make([]*Integration, len(d.r.Integrations))

@@ -3,6 +3,7 @@ package notifiers
 import (
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	amalert "github.com/prometheus/alertmanager/alert"
+	amnotify "github.com/prometheus/alertmanager/notify"
 	amtemplate "github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 )
@@ -125,8 +127,12 @@ func formatTime(t time.Time) string {
 // Alertmanager's template package, so templates written for Alertmanager
 // work unchanged.
 type Templates struct {
-	am  *amtemplate.Template
-	log *slog.Logger
+	am *amtemplate.Template
+	// text and html are am's own template sets, which every parse adds to
+	// (see render).
+	text *texttemplate.Template
+	html *htmltemplate.Template
+	log  *slog.Logger
 }
 
 // NewTemplates parses the default templates and the given template files
@@ -134,9 +140,11 @@ type Templates struct {
 // template fails while sending and its default is sent instead; nil
 // discards.
 func NewTemplates(paths []string, log *slog.Logger) (*Templates, error) {
+	ts := &Templates{log: log}
 	withTocsinFuncs := func(text *texttemplate.Template, html *htmltemplate.Template) {
 		text.Funcs(tocsinFuncs())
 		html.Funcs(tocsinFuncs())
+		ts.text, ts.html = text, html
 	}
 	am, err := amtemplate.FromGlobs(nil, withTocsinFuncs)
 	if err != nil {
@@ -152,10 +160,11 @@ func NewTemplates(paths []string, log *slog.Logger) (*Templates, error) {
 			return nil, fmt.Errorf("template file %s: %w", p, err)
 		}
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if ts.log == nil {
+		ts.log = slog.New(slog.DiscardHandler)
 	}
-	return &Templates{am: am, log: log}, nil
+	ts.am = am
+	return ts, nil
 }
 
 // defaultSet holds the default templates, parsed once: every vendor
@@ -253,18 +262,49 @@ func (t *Template) Execute(data *TemplateData) (string, error) {
 	return out, nil
 }
 
+// render executes text as Alertmanager's ExecuteTextString and
+// ExecuteHTMLString do: on a copy of the template set, with missing keys
+// rendering empty, and with the routeLabels function bound to this
+// notification. Alertmanager binds routeLabels only when its own Data is
+// the data, and tocsin's TemplateData wraps it, so the function comes
+// from Alertmanager's RouteLabelRenderer over the wrapped Data.
 func (t *Template) render(text string, data *TemplateData) (string, error) {
-	var out string
+	if text == "" {
+		return "", nil
+	}
+	funcs := map[string]any{"routeLabels": t.set.am.RouteLabelRenderer(&data.Data)}
+	var b strings.Builder
 	var err error
 	if t.html {
-		out, err = t.set.am.ExecuteHTMLString(text, data)
+		err = execute(t.set.html, text, funcs, &b, data)
 	} else {
-		out, err = t.set.am.ExecuteTextString(text, data)
+		err = execute(t.set.text, text, funcs, &b, data)
 	}
 	if err != nil {
 		return "", cleanTemplateError(err)
 	}
-	return strings.TrimSpace(out), nil
+	return strings.TrimSpace(b.String()), nil
+}
+
+// goTemplate is what text/template and html/template share.
+type goTemplate[T any] interface {
+	Clone() (T, error)
+	New(name string) T
+	Option(opt ...string) T
+	Funcs(funcs texttemplate.FuncMap) T
+	Parse(text string) (T, error)
+	Execute(w io.Writer, data any) error
+}
+
+func execute[T goTemplate[T]](set T, text string, funcs map[string]any, w io.Writer, data any) error {
+	tmpl, err := set.Clone()
+	if err != nil {
+		return err
+	}
+	if tmpl, err = tmpl.New("").Option("missingkey=zero").Funcs(funcs).Parse(text); err != nil {
+		return err
+	}
+	return tmpl.Execute(w, data)
 }
 
 // cleanTemplateError drops the anonymous template's empty name that
@@ -340,11 +380,26 @@ func NewTemplateData(n *Notification) *TemplateData {
 	if c := n.tmpl; c != nil {
 		// Every integration of a receiver renders the same notification:
 		// Alertmanager's Data computes each alert's fingerprint and label
-		// maps, worth doing once, not once per vendor and field.
+		// maps, worth doing once, not once per vendor and field. Only the
+		// reason may differ between integrations.
 		c.once.Do(func() { c.data = newTemplateData(n) })
-		return c.data
+		if c.data.NotificationReason == reasonOf(n) {
+			return c.data
+		}
+		d := *c.data
+		d.NotificationReason = reasonOf(n)
+		return &d
 	}
 	return newTemplateData(n)
+}
+
+// reasonOf is n's reason as templates see it: Alertmanager's "unknown"
+// when none was given.
+func reasonOf(n *Notification) string {
+	if n.Reason == "" {
+		return amnotify.ReasonUnknown.String()
+	}
+	return n.Reason
 }
 
 // templateCache holds a notification's template data once it is made.
@@ -354,15 +409,10 @@ type templateCache struct {
 }
 
 func newTemplateData(n *Notification) *TemplateData {
-	u, err := url.Parse(n.ExternalURL)
-	if err != nil {
-		u = &url.URL{}
-	}
-	alerts := make([]*amalert.Alert, len(n.Alerts))
-	for i, a := range n.Alerts {
-		alerts[i] = &amalert.Alert{Alert: *a}
-	}
-	am := (&amtemplate.Template{ExternalURL: u}).Data(n.Receiver, n.GroupLabels, nil, "", alerts...)
+	am := dataOf(n.ExternalURL).Data(n.Receiver, n.GroupLabels, n.RouteLabels, reasonOf(n), amAlerts(n.Alerts)...)
+	// The route's labels were rendered when the group was flushed:
+	// routeLabels returns them as they are.
+	amtemplate.MarkRouteLabelsRendered(am)
 	if n.Status != "" {
 		am.Status = string(n.Status)
 	} else if len(n.Alerts) == 0 {
@@ -372,6 +422,25 @@ func newTemplateData(n *Notification) *TemplateData {
 		am.CommonLabels, am.CommonAnnotations = toKV(n.CommonLabels), toKV(n.CommonAnnotations)
 	}
 	return &TemplateData{Data: *am, Alerts: TemplateAlerts(am.Alerts), GroupKey: n.GroupKey, DedupKey: n.DedupKey, Test: n.Test}
+}
+
+// dataOf is a template set that makes only template data, which links
+// back to externalURL.
+func dataOf(externalURL string) *amtemplate.Template {
+	u, err := url.Parse(externalURL)
+	if err != nil {
+		u = &url.URL{}
+	}
+	return &amtemplate.Template{ExternalURL: u}
+}
+
+// amAlerts wraps alerts as Alertmanager's template data takes them.
+func amAlerts(as []*model.Alert) []*amalert.Alert {
+	out := make([]*amalert.Alert, len(as))
+	for i, a := range as {
+		out[i] = &amalert.Alert{Alert: *a}
+	}
+	return out
 }
 
 func toKV(ls model.LabelSet) amtemplate.KV {
@@ -386,6 +455,13 @@ func toKV(ls model.LabelSet) amtemplate.KV {
 // labels and annotations alerts usually carry, for checking templates
 // before they are needed.
 func SampleTemplateData(status model.AlertStatus) *TemplateData {
+	return NewTemplateData(sampleNotification(status))
+}
+
+// sampleNotification is the notification SampleTemplateData shows:
+// the first notification of a firing group, or the one that tells all its
+// alerts resolved.
+func sampleNotification(status model.AlertStatus) *Notification {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	labels := model.LabelSet{
 		"alertname": "ProbeFailing", "severity": "critical", "probe": "broker-roundtrip", "kind": "roundtrip",
@@ -400,6 +476,10 @@ func SampleTemplateData(status model.AlertStatus) *TemplateData {
 	n := &Notification{
 		Receiver: "sample", Status: status, GroupKey: `{}:{alertname="ProbeFailing"}`, DedupKey: "sample",
 		GroupLabels: model.LabelSet{"alertname": "ProbeFailing"}, ExternalURL: "http://tocsin.example:9797",
+		Reason: amnotify.ReasonFirstNotification.String(),
+	}
+	if status == model.AlertResolved {
+		n.Reason = amnotify.ReasonAllAlertsResolved.String()
 	}
 	for _, ls := range []model.LabelSet{labels, other} {
 		a := &model.Alert{Labels: ls, Annotations: annotations, StartsAt: start, GeneratorURL: "http://tocsin.example:9797/graph"}
@@ -408,5 +488,5 @@ func SampleTemplateData(status model.AlertStatus) *TemplateData {
 		}
 		n.Alerts = append(n.Alerts, a)
 	}
-	return NewTemplateData(n)
+	return n
 }

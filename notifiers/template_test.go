@@ -232,3 +232,73 @@ receivers:
 		require.Contains(t, errs[i].Error(), "not defined")
 	}
 }
+
+// A message template sees the route labels the group's flush rendered,
+// as .RouteLabels and through routeLabels (which returns them as they
+// are, not rendering them again), and the notification's reason; text and
+// HTML alike.
+func TestTemplatesSeeRouteLabelsAndTheReason(t *testing.T) {
+	n := templateNotification(model.AlertFiring)
+	n.RouteLabels = model.LabelSet{"team": "core", "raw": `{{ "not rendered twice" }}`}
+	n.Reason = "new alerts added"
+	const text = `{{ .NotificationReason }}: {{ .RouteLabels.team }} {{ routeLabels "team" }} {{ routeLabels "raw" }} [{{ routeLabels "nope" }}] {{ .RouteLabels.SortedPairs.Names | join "," }}`
+	for _, html := range []bool{false, true} {
+		parse := notifiers.ParseTemplate
+		if html {
+			parse = notifiers.ParseHTMLTemplate
+		}
+		tmpl, err := parse(text, "")
+		require.NoError(t, err)
+		out, err := tmpl.Execute(notifiers.NewTemplateData(n))
+		require.NoError(t, err)
+		want := `new alerts added: core core {{ "not rendered twice" }} [] raw,team`
+		if html {
+			want = `new alerts added: core core {{ &#34;not rendered twice&#34; }} [] raw,team`
+		}
+		require.Equal(t, want, out)
+	}
+
+	// A notification without a reason (a test page) is "unknown", as
+	// Alertmanager says when it has none.
+	tmpl, err := notifiers.ParseTemplate(`{{ .NotificationReason }}`, "")
+	require.NoError(t, err)
+	out, err := tmpl.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
+	require.NoError(t, err)
+	require.Equal(t, "unknown", out)
+}
+
+// check config renders every route label against the samples, with the
+// labels it inherits, and refuses one that cannot render at its place;
+// the route tree refuses it too, as the integrations refuse their
+// templates.
+func TestCheckTemplatesRendersRouteLabels(t *testing.T) {
+	cfg, err := configs.Load("tocsin.yml", []byte(`global: {replica: eu-1}
+route:
+  receiver: r
+  labels:
+    team: '{{ .CommonLabels.service }}'
+    a: '{{ routeLabels "b" }}'
+  routes:
+  - matchers: ['x="y"']
+    labels:
+      owner: 'x {{ template "team.owner" . }}'
+      b: '{{ routeLabels "a" }}'
+  - matchers: ['x="z"']
+    labels:
+      fine: '{{ routeLabels "team" }}/{{ .GroupLabels.alertname }}'
+      b: 'b'
+receivers:
+- name: r
+`))
+	require.NoError(t, err)
+	errs := notifiers.CheckTemplates(cfg)
+	require.Len(t, errs, 2, "%v", errs)
+	require.Contains(t, errs[0].Error(), `tocsin.yml:10:29: labels.owner: template cannot render: line 1:14: `)
+	require.Contains(t, errs[0].Error(), `template "team.owner" not defined`)
+	require.Contains(t, errs[1].Error(), `tocsin.yml:11:14: labels.b: template cannot render: line 1:3: <routeLabels "a">: error calling routeLabels:`)
+	require.Contains(t, errs[1].Error(), `route label cycle detected: b -> a -> b`)
+
+	_, err = notifiers.NewRouteFromConfig(cfg)
+	require.ErrorContains(t, err, `route {}/{x="y"}: route label a:`)
+	require.ErrorContains(t, err, `route label owner: line 1:14:`)
+}

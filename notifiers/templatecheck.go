@@ -27,10 +27,12 @@ var templateErrorAt = regexp.MustCompile(`^line (\d+):(\d+):`)
 
 // CheckTemplates renders every message template of every integration of
 // cfg against a sample firing notification, and a resolved one for the
-// integrations with send_resolved, and reports each template that fails at
-// its place in the file. The integrations render the firing sample when
-// they are built; a template that passed this check and still fails on
-// real alerts sends its default text instead.
+// integrations with send_resolved, and every route label against both, and
+// reports each template that fails at its place in the file. The
+// integrations render the firing sample when they are built, and the
+// route tree both; a template that passed this check and still fails on
+// real alerts sends its default text instead, and a route label that
+// fails is left out of the notification.
 func CheckTemplates(cfg *configs.Config) configs.Errors {
 	ts, err := TemplatesFromConfig(cfg, nil)
 	if err != nil {
@@ -39,10 +41,10 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 	var errs configs.Errors
 	for _, f := range cfg.TemplateFields() {
 		statuses := []model.AlertStatus{model.AlertFiring}
-		if f.SendResolved {
+		if f.SendResolved || f.RouteLabels != nil {
 			statuses = append(statuses, model.AlertResolved)
 		}
-		if _, err := ts.check(f.Text, "", f.HTML, statuses...); err != nil {
+		if err := ts.checkField(f, statuses); err != nil {
 			e := f.Pos
 			if m := templateErrorAt.FindStringSubmatch(err.Error()); m != nil {
 				line, _ := strconv.Atoi(m[1])
@@ -55,4 +57,23 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 	}
 	errs.Sort()
 	return errs
+}
+
+// checkField renders one template of the config against the sample
+// notifications of the given statuses.
+func (ts *Templates) checkField(f configs.TemplateField, statuses []model.AlertStatus) error {
+	if f.RouteLabels == nil {
+		_, err := ts.check(f.Text, "", f.HTML, statuses...)
+		return err
+	}
+	for _, status := range statuses {
+		render, err := ts.routeLabelRenderer(f.RouteLabels, sampleNotification(status))
+		if err != nil {
+			return err
+		}
+		if _, err := render(f.Label); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -298,9 +298,10 @@ func (a *API) getAlertGroups(w http.ResponseWriter, r *http.Request) {
 		}
 		receivers := []string{g.Receiver}
 		ag := &models.AlertGroup{
-			Labels:   v2.ModelLabelSetToAPILabelSet(g.Labels),
-			Receiver: &models.ReceiverReference{Name: &receivers[0]},
-			Alerts:   []*models.GettableAlert{},
+			Labels:      v2.ModelLabelSetToAPILabelSet(g.Labels),
+			RouteLabels: v2.ModelLabelSetToAPILabelSet(g.RouteLabels),
+			Receiver:    &models.ReceiverReference{Name: &receivers[0]},
+			Alerts:      []*models.GettableAlert{},
 		}
 		for _, al := range g.Alerts {
 			ga, err := a.gettable(f, sup, al, receivers, mutedBy)

@@ -21,8 +21,10 @@ mute_time_intervals:
   time_intervals: [{times: [{start_time: '00:00', end_time: '06:00'}]}]
 route:
   receiver: oncall
+  labels: {team: '{{ .CommonLabels.service }}'}
   routes:
   - match: {severity: info}
+    labels: {tier: '2'}
     match_re: {service: 'broker|api'}
     receiver: chat
     mute_time_intervals: [nights]
@@ -49,6 +51,7 @@ receivers:
 	got := route.Match(model.LabelSet{"severity": "info", "service": "api"})
 	require.Equal(t, "chat", got[0].RouteOpts.Receiver)
 	require.Equal(t, []string{"nights"}, got[0].RouteOpts.MuteTimeIntervals)
+	require.Equal(t, model.LabelSet{"team": "{{ .CommonLabels.service }}", "tier": "2"}, got[0].RouteOpts.Labels, "route labels, inherited")
 	got = route.Match(model.LabelSet{"severity": "info", "service": "db"})
 	require.Equal(t, "oncall", got[0].RouteOpts.Receiver)
 }
