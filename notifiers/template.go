@@ -269,21 +269,27 @@ func (t *Template) Execute(data *TemplateData) (string, error) {
 // the data, and tocsin's TemplateData wraps it, so the function comes
 // from Alertmanager's RouteLabelRenderer over the wrapped Data.
 func (t *Template) render(text string, data *TemplateData) (string, error) {
+	out, err := t.set.execute(text, data, t.html)
+	return strings.TrimSpace(out), err
+}
+
+// execute renders text for render, untrimmed.
+func (ts *Templates) execute(text string, data *TemplateData, html bool) (string, error) {
 	if text == "" {
 		return "", nil
 	}
-	funcs := map[string]any{"routeLabels": t.set.am.RouteLabelRenderer(&data.Data)}
+	funcs := map[string]any{"routeLabels": ts.am.RouteLabelRenderer(&data.Data)}
 	var b strings.Builder
 	var err error
-	if t.html {
-		err = execute(t.set.html, text, funcs, &b, data)
+	if html {
+		err = executeSet(ts.html, text, funcs, &b, data)
 	} else {
-		err = execute(t.set.text, text, funcs, &b, data)
+		err = executeSet(ts.text, text, funcs, &b, data)
 	}
 	if err != nil {
 		return "", cleanTemplateError(err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return b.String(), nil
 }
 
 // goTemplate is what text/template and html/template share.
@@ -296,7 +302,7 @@ type goTemplate[T any] interface {
 	Execute(w io.Writer, data any) error
 }
 
-func execute[T goTemplate[T]](set T, text string, funcs map[string]any, w io.Writer, data any) error {
+func executeSet[T goTemplate[T]](set T, text string, funcs map[string]any, w io.Writer, data any) error {
 	tmpl, err := set.Clone()
 	if err != nil {
 		return err

@@ -258,11 +258,16 @@ func TestTemplatesSeeRouteLabelsAndTheReason(t *testing.T) {
 		require.Equal(t, want, out)
 	}
 
+	// So does a webhook payload's string, rendered untrimmed.
+	out, err := (*notifiers.Templates)(nil).ExecuteText(` {{ routeLabels "team" }}/{{ .NotificationReason }} `, notifiers.NewTemplateData(n))
+	require.NoError(t, err)
+	require.Equal(t, " core/new alerts added ", out)
+
 	// A notification without a reason (a test page) is "unknown", as
 	// Alertmanager says when it has none.
 	tmpl, err := notifiers.ParseTemplate(`{{ .NotificationReason }}`, "")
 	require.NoError(t, err)
-	out, err := tmpl.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
+	out, err = tmpl.Execute(notifiers.NewTemplateData(templateNotification(model.AlertFiring)))
 	require.NoError(t, err)
 	require.Equal(t, "unknown", out)
 }

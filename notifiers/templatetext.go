@@ -3,7 +3,8 @@ package notifiers
 import "github.com/prometheus/common/model"
 
 // ExecuteText renders text exactly as Alertmanager's template package
-// does: nothing trimmed, and no default sent in its place when it fails.
+// does (routeLabels included): nothing trimmed, and no default sent in its
+// place when it fails.
 // A webhook payload needs this, because what each string renders to is
 // read again as YAML.
 func (ts *Templates) ExecuteText(text string, data *TemplateData) (string, error) {
@@ -11,11 +12,7 @@ func (ts *Templates) ExecuteText(text string, data *TemplateData) (string, error
 	if err != nil {
 		return "", err
 	}
-	out, err := set.am.ExecuteTextString(text, data)
-	if err != nil {
-		return "", cleanTemplateError(err)
-	}
-	return out, nil
+	return set.execute(text, data, false)
 }
 
 // WithAlerts is a copy of n that holds only alerts, with template data of
