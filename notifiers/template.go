@@ -389,19 +389,19 @@ func NewTemplateData(n *Notification) *TemplateData {
 		// maps, worth doing once, not once per vendor and field. Only the
 		// reason may differ between integrations.
 		c.once.Do(func() { c.data = newTemplateData(n) })
-		if c.data.NotificationReason == reasonOf(n) {
+		if c.data.NotificationReason == n.NotificationReason() {
 			return c.data
 		}
 		d := *c.data
-		d.NotificationReason = reasonOf(n)
+		d.NotificationReason = n.NotificationReason()
 		return &d
 	}
 	return newTemplateData(n)
 }
 
-// reasonOf is n's reason as templates see it: Alertmanager's "unknown"
-// when none was given.
-func reasonOf(n *Notification) string {
+// NotificationReason is n's reason as templates and the webhook's JSON
+// see it: Alertmanager's "unknown" when none was given.
+func (n *Notification) NotificationReason() string {
 	if n.Reason == "" {
 		return amnotify.ReasonUnknown.String()
 	}
@@ -415,7 +415,7 @@ type templateCache struct {
 }
 
 func newTemplateData(n *Notification) *TemplateData {
-	am := dataOf(n.ExternalURL).Data(n.Receiver, n.GroupLabels, n.RouteLabels, reasonOf(n), amAlerts(n.Alerts)...)
+	am := dataOf(n.ExternalURL).Data(n.Receiver, n.GroupLabels, n.RouteLabels, n.NotificationReason(), amAlerts(n.Alerts)...)
 	// The route's labels were rendered when the group was flushed:
 	// routeLabels returns them as they are.
 	amtemplate.MarkRouteLabelsRendered(am)

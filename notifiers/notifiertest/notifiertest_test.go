@@ -117,7 +117,7 @@ func TestOnPageAndModes(t *testing.T) {
 	pages := make(chan notifiertest.Page, 1)
 	wh := notifiertest.NewWebhook(notifiertest.OnPage(func(p notifiertest.Page) { pages <- p }), notifiertest.WithMode(notifiertest.Fail))
 	defer wh.Close()
-	body := `{"version":"4","groupKey":"g","truncatedAlerts":0,"status":"firing","receiver":"r","groupLabels":{},"commonLabels":{"alertname":"A"},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"firing","labels":{},"annotations":{},"startsAt":"2026-11-26T05:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"f"}]}`
+	body := `{"version":"4","groupKey":"g","truncatedAlerts":0,"status":"firing","receiver":"r","groupLabels":{},"commonLabels":{"alertname":"A"},"commonAnnotations":{},"notification_reason":"new alerts","routeLabels":{},"externalURL":"","alerts":[{"status":"firing","labels":{},"annotations":{},"startsAt":"2026-11-26T05:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"f"}]}`
 	status, _ := post(t, wh.APIURL(), "application/json", body, nil)
 	require.Equal(t, 500, status)
 	wh.SetMode(notifiertest.RateLimit)

@@ -22,8 +22,11 @@ type WebhookMessage struct {
 	GroupLabels       map[string]string `json:"groupLabels"`
 	CommonLabels      map[string]string `json:"commonLabels"`
 	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []WebhookAlert    `json:"alerts"`
+	// NotificationReason and RouteLabels came with Alertmanager 0.34.
+	NotificationReason string            `json:"notification_reason"`
+	RouteLabels        map[string]string `json:"routeLabels"`
+	ExternalURL        string            `json:"externalURL"`
+	Alerts             []WebhookAlert    `json:"alerts"`
 }
 
 // WebhookAlert is one alert of a WebhookMessage.
@@ -112,16 +115,18 @@ func anyJSONPage(body []byte) (Page, *answer) {
 // webhookCheck mirrors WebhookMessage with pointers, so that one decode
 // tells a missing key from an empty one.
 type webhookCheck struct {
-	Version           *string            `json:"version"`
-	GroupKey          *string            `json:"groupKey"`
-	TruncatedAlerts   *int               `json:"truncatedAlerts"`
-	Status            *string            `json:"status"`
-	Receiver          *string            `json:"receiver"`
-	GroupLabels       *map[string]string `json:"groupLabels"`
-	CommonLabels      *map[string]string `json:"commonLabels"`
-	CommonAnnotations *map[string]string `json:"commonAnnotations"`
-	ExternalURL       *string            `json:"externalURL"`
-	Alerts            *[]struct {
+	Version            *string            `json:"version"`
+	GroupKey           *string            `json:"groupKey"`
+	TruncatedAlerts    *int               `json:"truncatedAlerts"`
+	Status             *string            `json:"status"`
+	Receiver           *string            `json:"receiver"`
+	GroupLabels        *map[string]string `json:"groupLabels"`
+	CommonLabels       *map[string]string `json:"commonLabels"`
+	CommonAnnotations  *map[string]string `json:"commonAnnotations"`
+	NotificationReason *string            `json:"notification_reason"`
+	RouteLabels        *map[string]string `json:"routeLabels"`
+	ExternalURL        *string            `json:"externalURL"`
+	Alerts             *[]struct {
 		Status       *string            `json:"status"`
 		Labels       *map[string]string `json:"labels"`
 		Annotations  *map[string]string `json:"annotations"`
@@ -144,6 +149,7 @@ func checkWebhook(body []byte) (*WebhookMessage, string) {
 		{"version", c.Version != nil}, {"groupKey", c.GroupKey != nil}, {"truncatedAlerts", c.TruncatedAlerts != nil},
 		{"status", c.Status != nil}, {"receiver", c.Receiver != nil}, {"groupLabels", c.GroupLabels != nil},
 		{"commonLabels", c.CommonLabels != nil}, {"commonAnnotations", c.CommonAnnotations != nil},
+		{"notification_reason", c.NotificationReason != nil}, {"routeLabels", c.RouteLabels != nil},
 		{"externalURL", c.ExternalURL != nil}, {"alerts", c.Alerts != nil},
 	} {
 		if !k.present {
@@ -153,7 +159,8 @@ func checkWebhook(body []byte) (*WebhookMessage, string) {
 	m := &WebhookMessage{
 		Version: *c.Version, GroupKey: *c.GroupKey, TruncatedAlerts: *c.TruncatedAlerts, Status: *c.Status,
 		Receiver: *c.Receiver, GroupLabels: *c.GroupLabels, CommonLabels: *c.CommonLabels,
-		CommonAnnotations: *c.CommonAnnotations, ExternalURL: *c.ExternalURL,
+		CommonAnnotations: *c.CommonAnnotations, NotificationReason: *c.NotificationReason,
+		RouteLabels: *c.RouteLabels, ExternalURL: *c.ExternalURL,
 	}
 	switch {
 	case m.Version != "4":

@@ -46,6 +46,7 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 			Receiver: tricky, GroupKey: tricky, Status: model.AlertFiring,
 			GroupLabels:  model.LabelSet{"z": "1", "a": model.LabelValue(tricky), "M": ""},
 			CommonLabels: model.LabelSet{model.LabelName(tricky): "x"}, CommonAnnotations: nil,
+			RouteLabels: model.LabelSet{"team": model.LabelValue(tricky), "tier": "1"}, Reason: "new alerts",
 			ExternalURL: "http://tocsin.example/?a=1&b=<2>", Alerts: alerts,
 		}},
 		"truncated": {n: notifiers.Notification{Receiver: "r", Alerts: alerts}, max: 2},
@@ -68,6 +69,11 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 			require.Equal(t, m.Status, am.Status)
 			require.Equal(t, asDecoded(m.Receiver), am.Receiver)
 			require.Equal(t, m.ExternalURL, am.ExternalURL)
+			require.Equal(t, c.n.NotificationReason(), am.NotificationReason)
+			require.Len(t, am.RouteLabels, len(c.n.RouteLabels))
+			for k, v := range c.n.RouteLabels {
+				require.Equal(t, asDecoded(string(v)), am.RouteLabels[string(k)])
+			}
 			require.Len(t, am.Alerts, len(m.Alerts))
 			for i, a := range m.Alerts {
 				require.Equal(t, a.Status, am.Alerts[i].Status)

@@ -27,8 +27,12 @@ type Message struct {
 	GroupLabels       model.LabelSet `json:"groupLabels"`
 	CommonLabels      model.LabelSet `json:"commonLabels"`
 	CommonAnnotations model.LabelSet `json:"commonAnnotations"`
-	ExternalURL       string         `json:"externalURL"`
-	Alerts            []Alert        `json:"alerts"`
+	// NotificationReason and RouteLabels are Alertmanager 0.34's: why the
+	// receiver is told, and the route's labels as rendered for the group.
+	NotificationReason string         `json:"notification_reason"`
+	RouteLabels        model.LabelSet `json:"routeLabels"`
+	ExternalURL        string         `json:"externalURL"`
+	Alerts             []Alert        `json:"alerts"`
 }
 
 // Alert is one alert of a Message.
@@ -93,15 +97,17 @@ func NewMessage(notif *notifiers.Notification, maxAlerts int, now time.Time) *Me
 		return ls
 	}
 	m := &Message{
-		Version:           Version,
-		GroupKey:          notif.GroupKey,
-		Status:            string(notif.Status),
-		Receiver:          notif.Receiver,
-		GroupLabels:       orEmpty(notif.GroupLabels),
-		CommonLabels:      orEmpty(notif.CommonLabels),
-		CommonAnnotations: orEmpty(notif.CommonAnnotations),
-		ExternalURL:       notif.ExternalURL,
-		Alerts:            make([]Alert, 0, len(notif.Alerts)),
+		Version:            Version,
+		GroupKey:           notif.GroupKey,
+		Status:             string(notif.Status),
+		Receiver:           notif.Receiver,
+		GroupLabels:        orEmpty(notif.GroupLabels),
+		CommonLabels:       orEmpty(notif.CommonLabels),
+		CommonAnnotations:  orEmpty(notif.CommonAnnotations),
+		NotificationReason: notif.NotificationReason(),
+		RouteLabels:        orEmpty(notif.RouteLabels),
+		ExternalURL:        notif.ExternalURL,
+		Alerts:             make([]Alert, 0, len(notif.Alerts)),
 	}
 	if m.Status == "" {
 		m.Status = string(model.AlertFiring)

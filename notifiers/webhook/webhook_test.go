@@ -67,6 +67,8 @@ func TestAlertmanagerReceiversReadThePayload(t *testing.T) {
 	require.Equal(t, "ProbeFailing", am.GroupLabels["alertname"])
 	require.Equal(t, "https://runbooks.example", am.CommonAnnotations["runbook_url"])
 	require.Equal(t, "http://tocsin.example", am.ExternalURL)
+	require.Equal(t, "unknown", am.NotificationReason, "Alertmanager's word when no reason was given")
+	require.Empty(t, am.RouteLabels)
 	require.Len(t, am.Alerts, 2)
 	require.Equal(t, "resolved", am.Alerts[0].Status)
 	require.Equal(t, "firing", am.Alerts[1].Status)
