@@ -25,6 +25,15 @@ const maxBody = 1 << 20
 // runs; a probe that runs less often opens a new one each time.
 const idleConnTimeout = 90 * time.Second
 
+// sharedIdleConns is how many idle connections to one host the shared
+// transport keeps. Runs in flight at once are bounded by the scheduler
+// (DefaultMaxConcurrent), and a stall of a few tens of milliseconds lets
+// that many pile up, each on a connection of its own; kept idle for
+// idleConnTimeout, they would hold two goroutines and their buffers each
+// long after the stall. A thousand probes of one host at 1s need a few
+// connections at a time; beyond this many, one that comes back is closed.
+const sharedIdleConns = 32
+
 // connBufferSize is the read and the write buffer of an HTTP probe's
 // connection; longer header lines and bodies still pass, in pieces.
 const connBufferSize = 1 << 10
@@ -98,9 +107,9 @@ type sharedHTTP struct {
 // acquireHTTP returns the transport shared by the HTTP probes without a
 // tls_config, and the function that gives it back. As a Prometheus scrape
 // pool shares one client among its targets, probes of one host then share
-// its connections: a thousand probes of one server keep as many
-// connections as run at once, not a thousand (each with net/http's two
-// goroutines and its buffers). Probes with a tls_config keep their own
+// its connections: a thousand probes of one server keep about as many
+// connections as run at once (at most sharedIdleConns idle), not a
+// thousand (each with net/http's two goroutines and its buffers). Probes with a tls_config keep their own
 // transport, so that a certificate file is read again whenever their
 // config changes. The last holder to give it back closes its idle
 // connections.
@@ -110,8 +119,7 @@ func (p *connPools) acquireHTTP() (*http.Transport, func()) {
 	if p.http == nil {
 		// The default TLS settings cannot fail to build.
 		tc, _ := newTLSConfig(nil, "")
-		// Runs in flight are bounded by the scheduler; keep that many.
-		p.http = &sharedHTTP{transport: newHTTPTransport(tc, DefaultMaxConcurrent)}
+		p.http = &sharedHTTP{transport: newHTTPTransport(tc, sharedIdleConns)}
 	}
 	s := p.http
 	s.holders++

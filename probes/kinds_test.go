@@ -3,6 +3,7 @@ package probes
 import (
 	"bufio"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -230,6 +231,61 @@ func TestHTTPProbesShareConnections(t *testing.T) {
 	pools.mu.Lock()
 	defer pools.mu.Unlock()
 	require.Nil(t, pools.http, "the last probe to stop gave the transport back")
+}
+
+// TestHTTPProbesCloseABurstsExtraConnections: runs that pile up open a
+// connection each; once they end, the shared transport keeps
+// sharedIdleConns of them and closes the rest.
+func TestHTTPProbesCloseABurstsExtraConnections(t *testing.T) {
+	t.Parallel()
+	const burst = sharedIdleConns + 8
+	var arrived, opened, closed atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if arrived.Add(1) == burst {
+			close(release)
+		}
+		<-release // every run holds its connection until all have one
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	pools := newConnPools(testReplica, nil)
+	defer pools.close()
+
+	probers := make([]Prober, burst)
+	for i := range probers {
+		p, err := New(probeConfig(fmt.Sprintf("p%d", i), 2*time.Second, func(p *configs.ProbeConfig) {
+			p.HTTP = &configs.HTTPProbe{URL: fmt.Sprintf("%s/%d", srv.URL, i), Method: "GET"}
+		}), Options{Replica: testReplica, conns: pools})
+		require.NoError(t, err)
+		defer p.Close()
+		probers[i] = p
+	}
+	results := make(chan Result, burst)
+	for _, p := range probers {
+		go func() { results <- p.Probe(t.Context()) }()
+	}
+	for range burst {
+		r := <-results
+		require.True(t, r.Success, r.Detail)
+	}
+	require.EqualValues(t, burst, opened.Load())
+	require.Eventually(t, func() bool { return closed.Load() == burst-sharedIdleConns },
+		5*time.Second, 10*time.Millisecond, "closed %d of %d", closed.Load(), burst)
+
+	r := probers[0].Probe(t.Context())
+	require.True(t, r.Success, r.Detail)
+	require.Zero(t, r.HTTPPhases.Connect, "a kept connection is reused")
+	require.EqualValues(t, burst-sharedIdleConns, closed.Load())
 }
 
 func TestTCPProbe(t *testing.T) {

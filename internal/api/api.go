@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -39,11 +40,12 @@ type API struct {
 	src    Source
 	logger *slog.Logger
 	now    func() time.Time
-	engine *promql.Engine
+	engine func() *promql.Engine
 	parser parser.Parser
 }
 
-// New builds the API and its query engine.
+// New builds the API. Its query engine is built on the first query: most
+// tocsins are never queried, and an engine keeps its metrics' summaries.
 func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -60,20 +62,22 @@ func New(opts Options) *API {
 	p := parser.NewParser(parser.Options{})
 	return &API{
 		src: opts.Source, logger: opts.Logger, now: opts.Now, parser: p,
-		engine: promql.NewEngine(promql.EngineOpts{
-			Logger:               opts.Logger.With("component", "query engine"),
-			MaxSamples:           opts.MaxSamples,
-			Timeout:              opts.QueryTimeout,
-			LookbackDelta:        rules.DefaultLookbackDelta,
-			EnableAtModifier:     true,
-			EnableNegativeOffset: true,
-			Parser:               p,
+		engine: sync.OnceValue(func() *promql.Engine {
+			return promql.NewEngine(promql.EngineOpts{
+				Logger:               opts.Logger.With("component", "query engine"),
+				MaxSamples:           opts.MaxSamples,
+				Timeout:              opts.QueryTimeout,
+				LookbackDelta:        rules.DefaultLookbackDelta,
+				EnableAtModifier:     true,
+				EnableNegativeOffset: true,
+				Parser:               p,
+			})
 		}),
 	}
 }
 
 // Engine is the API's PromQL engine; the status pages draw their charts with it.
-func (a *API) Engine() *promql.Engine { return a.engine }
+func (a *API) Engine() *promql.Engine { return a.engine() }
 
 // Register mounts the endpoints on mux, under /api/v1/.
 func (a *API) Register(mux *http.ServeMux) {

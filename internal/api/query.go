@@ -62,7 +62,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.runQuery(w, r, func(ctx context.Context, q storage.Queryable) (promql.Query, error) {
-		return a.engine.NewInstantQuery(ctx, q, nil, r.FormValue("query"), ts)
+		return a.Engine().NewInstantQuery(ctx, q, nil, r.FormValue("query"), ts)
 	})
 }
 
@@ -77,7 +77,7 @@ func (a *API) queryRange(w http.ResponseWriter, r *http.Request) {
 			var step time.Duration
 			if step, err = stepParam(r, start, end); err == nil {
 				a.runQuery(w, r, func(ctx context.Context, q storage.Queryable) (promql.Query, error) {
-					return a.engine.NewRangeQuery(ctx, q, nil, r.FormValue("query"), start, end, step)
+					return a.Engine().NewRangeQuery(ctx, q, nil, r.FormValue("query"), start, end, step)
 				})
 				return
 			}

@@ -51,7 +51,7 @@ type UI struct {
 	logger *slog.Logger
 	now    func() time.Time
 	prefix string // path of the external URL, without trailing slash
-	pages  map[string]*template.Template
+	pages  *template.Template
 	mux    *http.ServeMux
 }
 
@@ -170,7 +170,7 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, p page) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := u.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := u.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		u.logger.Error("rendering a status page failed", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered; see tocsin's log", http.StatusInternalServerError)
 		return
@@ -181,24 +181,24 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, p page) {
 	_, _ = buf.WriteTo(w)
 }
 
-// parsePages builds one template set per page: the layout plus the page.
-func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
-	base, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts.html")
+// pageNames are the pages; each is a template of its own name, between
+// the layout's "top" and "bottom".
+var pageNames = []string{"overview", "probe", "alerts", "silences", "receivers", "rules", "config", "notfound"}
+
+// parsePages parses the layout, the shared parts and every page into one
+// template set. One set, rather than a copy of the layout per page, keeps
+// a single parse tree of each template and of the functions.
+func parsePages(funcs template.FuncMap) (*template.Template, error) {
+	t, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
-	pages := map[string]*template.Template{}
-	for _, name := range []string{"overview", "probe", "alerts", "silences", "receivers", "rules", "config", "notfound"} {
-		t, err := base.Clone()
-		if err == nil {
-			t, err = t.ParseFS(templateFiles, "templates/"+name+".html")
+	for _, name := range pageNames {
+		if t.Lookup(name) == nil {
+			return nil, fmt.Errorf("ui: templates: no page %q", name)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("ui: template %s: %w", name, err)
-		}
-		pages[name] = t
 	}
-	return pages, nil
+	return t, nil
 }
 
 func onlyMethods(allow string) http.HandlerFunc {
