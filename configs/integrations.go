@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -809,7 +810,11 @@ func (c *OpsgenieConfig) OpsgenieBaseURL() string {
 func (c *WebhookConfig) validate(v *validator) {
 	v.httpConfig(c.HTTPConfig)
 	v.secret(c, &c.URL, &c.URLFile, "url", true)
-	v.secretURL(c, &c.URL, &c.URLFile, "url", false)
+	if IsTemplatedURL(string(c.URL)) {
+		v.secretURLTemplate(&c.URL, &c.URLFile, "url")
+	} else {
+		v.secretURL(c, &c.URL, &c.URLFile, "url", false)
+	}
 	if c.MaxAlerts < 0 {
 		v.errorf(&c.MaxAlerts, "max_alerts must not be negative")
 	}
@@ -987,14 +992,62 @@ func (v *validator) secretURL(parent any, s *config.Secret, file *string, key st
 		}
 		return
 	}
-	u, err := url.Parse(string(*s))
+	if problem := urlProblem(string(*s)); problem != "" {
+		v.errorfAt(where, "%s: %s", key, problem)
+	}
+}
+
+// urlProblem says what keeps s from being an absolute http or https URL,
+// without quoting it; "" when nothing does.
+func urlProblem(s string) string {
+	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		v.errorfAt(where, "%s: bad URL (not shown, it may hold a secret): %v", key, urlErrorKind(err))
+		return "bad URL (not shown, it may hold a secret): " + urlErrorKind(err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		v.errorfAt(where, "%s: URL must use http or https (URL not shown, it may hold a secret)", key)
+		return "URL must use http or https (URL not shown, it may hold a secret)"
 	case u.Host == "":
-		v.errorfAt(where, "%s: URL has no host (URL not shown, it may hold a secret)", key)
+		return "URL has no host (URL not shown, it may hold a secret)"
+	}
+	return ""
+}
+
+// IsTemplatedURL tells a URL written as a template from a plain one, as
+// Alertmanager's ContainsTemplating does: by its "{{".
+func IsTemplatedURL(s string) bool { return strings.Contains(s, "{{") }
+
+// CheckRenderedURL tells what is wrong with the URL a template rendered
+// to: it must be an absolute http or https URL. The error never shows the
+// URL, which may hold a secret.
+func CheckRenderedURL(s string) error {
+	if s == "" {
+		return errors.New("the template renders to an empty URL")
+	}
+	if problem := urlProblem(s); problem != "" {
+		return fmt.Errorf("the template renders to no absolute http or https URL: %s", problem)
+	}
+	return nil
+}
+
+// secretURLTemplate checks a secret URL written as a template, as
+// Alertmanager checks its SecretTemplateURL when it loads: the template's
+// syntax only, since only the rendered URL has a form. check config
+// renders it against sample alerts and judges the URL it gives. Problems
+// are placed at url_file when the template came from there.
+func (v *validator) secretURLTemplate(s *config.Secret, file *string, key string) {
+	n, inFile := v.pos.of(s), false
+	if *file != "" {
+		n, inFile, key = v.pos.of(file), true, key+"_file"
+	}
+	if err := parseTemplate(string(*s)); err != nil {
+		v.at(n, "%s: bad template (URL not shown, it may hold a secret): %v", key, err)
+		return
+	}
+	if f := v.addTemplateNode(n, string(*s), key); f != nil {
+		f.Rendered = CheckRenderedURL
+		if inFile {
+			f.offset = -1 // the text is in another file
+		}
 	}
 }
 

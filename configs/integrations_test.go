@@ -63,6 +63,12 @@ func TestIntegrationErrorsPointAtTheValue(t *testing.T) {
 			secret:  "T0K3N",
 		},
 		{
+			name:    "webhook url template: only its syntax is checked when it loads, and a plain url still as a URL",
+			section: "  webhook_configs:\n  - url: '{{ .CommonAnnotations.hook }}'\n  - url: 'hooks/{{ .GroupLabels.team | toLower }}/T0K3N'\n  - url: 'http://hook.example/{{ .GroupLabels.team /T0K3N'\n  - url: 'hooks/T0K3N'\n",
+			want:    []string{"8:10: url: bad template (URL not shown, it may hold a secret):", "9:10: url: URL must use http or https (URL not shown"},
+			secret:  "T0K3N",
+		},
+		{
 			name:    "msteamsv2_configs is checked as msteams_configs, at its own place",
 			section: "  msteamsv2_configs:\n  - title: hi\n",
 			want:    []string{"6:5: webhook_url or webhook_url_file is required"},

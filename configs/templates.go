@@ -30,6 +30,9 @@ type TemplateField struct {
 	Label       model.LabelName
 	RouteLabels model.LabelSet
 	Pos         Error
+	// Rendered, when set, judges what the template renders to: a webhook
+	// URL must be an absolute http or https URL.
+	Rendered func(out string) error
 	// offset is where the text starts from Pos.Column when it is written
 	// on one line in the file (1 past a quote), or -1.
 	offset int
@@ -51,12 +54,15 @@ func (f TemplateField) At(line, col int) Error {
 // loaded config, and the value of every route label.
 func (c *Config) TemplateFields() []TemplateField { return c.templateFields }
 
-func (v *validator) addTemplateNode(n *yaml.Node, text, key string) {
+// addTemplateNode records the template text written at n and returns it,
+// or nil when n is no place in the file.
+func (v *validator) addTemplateNode(n *yaml.Node, text, key string) *TemplateField {
 	if n == nil {
-		return // a default (pagerduty's client), not the user's
+		return nil // a default (pagerduty's client), not the user's
 	}
 	f := TemplateField{Key: key, Text: text, HTML: key == "html", SendResolved: v.sendResolved}
 	v.templateFields = append(v.templateFields, placeTemplate(f, n, v.file))
+	return &v.templateFields[len(v.templateFields)-1]
 }
 
 // addRouteLabel files the value of a route's label, written at n.

@@ -53,6 +53,8 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 			}
 			e.Msg = fmt.Sprintf("%s: template cannot render: %v", f.Key, err)
 			errs = append(errs, &e)
+		} else if e := ts.checkRendered(f, statuses); e != nil {
+			errs = append(errs, e)
 		}
 	}
 	errs.Sort()

@@ -1,6 +1,12 @@
 package notifiers
 
-import "github.com/prometheus/common/model"
+import (
+	"fmt"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/tocsin-alerting/tocsin/configs"
+)
 
 // ExecuteText renders text exactly as Alertmanager's template package
 // does (routeLabels included): nothing trimmed, and no default sent in its
@@ -21,4 +27,25 @@ func (n *Notification) WithAlerts(alerts []*model.Alert) *Notification {
 	c := *n
 	c.Alerts, c.tmpl = alerts, nil
 	return &c
+}
+
+// checkRendered judges what a field that says what it must render to (a
+// webhook URL) renders to with each sample, exactly as it is sent, and
+// places a problem at the field.
+func (ts *Templates) checkRendered(f configs.TemplateField, statuses []model.AlertStatus) *configs.Error {
+	if f.Rendered == nil {
+		return nil
+	}
+	for _, status := range statuses {
+		out, err := ts.ExecuteText(f.Text, SampleTemplateData(status))
+		if err == nil {
+			err = f.Rendered(out)
+		}
+		if err != nil {
+			e := f.Pos
+			e.Msg = fmt.Sprintf("%s: with the sample %s alerts, %v", f.Key, status, err)
+			return &e
+		}
+	}
+	return nil
 }

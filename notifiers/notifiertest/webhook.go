@@ -44,7 +44,8 @@ var webhookAlertKeys = []string{"status", "labels", "annotations", "startsAt", "
 
 // NewWebhook starts a fake receiver of Alertmanager's version-4 webhook
 // payload, checking every field an existing receiver may read. Configure
-// url with APIURL().
+// url with APIURL(); it also takes the paths under it (/hook/team-a), as a
+// receiver that tells its callers apart by path does.
 func NewWebhook(opts ...Option) *Server {
 	s := &settings{}
 	for _, o := range opts {
@@ -57,7 +58,7 @@ func NewWebhook(opts ...Option) *Server {
 	v := vendor{
 		name: "webhook",
 		check: func(r *http.Request, body []byte) (Page, *answer) {
-			if r.Method != http.MethodPost || r.URL.Path != "/hook" {
+			if r.Method != http.MethodPost || (r.URL.Path != "/hook" && !strings.HasPrefix(r.URL.Path, "/hook/")) {
 				a := textAnswer(http.StatusNotFound, "404 page not found")
 				return Page{}, &a
 			}

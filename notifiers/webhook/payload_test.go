@@ -65,6 +65,28 @@ func TestPayloadIsAlertmanagers(t *testing.T) {
 	_, err = n.Notify(t.Context(), notif)
 	require.NoError(t, err)
 
+	alertmanagerNotifies(t, integration, notif)
+
+	require.Empty(t, fake.Violations())
+	reqs := fake.Requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, string(reqs[1].Body), string(reqs[0].Body))
+	require.Equal(t, "application/json", reqs[0].Header.Get("Content-Type"))
+	for _, want := range []string{
+		`"summary":"ProbeFailing is firing (hooks)"`, `"count":2`, `"ProbeFailing":"the key is a template"`, `"probes":["a","b"]`,
+		`"list":["resolved",3,true,null,2.5,true]`, `"empty":null`, `"asMap":{"a":1,"b":["x",true]}`, `"quotedNumber":42`,
+		`"date":"2026-11-30"`, `"html":"\u003cb\u003ehttp://tocsin.example\u003c/b\u003e \u0026 more"`, `"looksLikeYAML":{"value1":null}`,
+		`"multi":"line one firing\nline two\n"`,
+	} {
+		require.Contains(t, string(reqs[0].Body), want)
+	}
+	require.True(t, strings.HasSuffix(string(reqs[0].Body), "}\n"))
+}
+
+// alertmanagerNotifies sends notif through Alertmanager's own webhook
+// notifier, loaded from the integration written under a receiver hooks.
+func alertmanagerNotifies(t *testing.T, integration string, notif *notifiers.Notification) {
+	t.Helper()
 	amCfg, err := amconfig.Load("route: {receiver: hooks}\nreceivers:\n  - name: hooks" + integration)
 	require.NoError(t, err)
 	tmpl, err := amtemplate.FromGlobs(nil)
@@ -82,21 +104,6 @@ func TestPayloadIsAlertmanagers(t *testing.T) {
 	}
 	_, err = am.Notify(ctx, alerts...)
 	require.NoError(t, err)
-
-	require.Empty(t, fake.Violations())
-	reqs := fake.Requests()
-	require.Len(t, reqs, 2)
-	require.Equal(t, string(reqs[1].Body), string(reqs[0].Body))
-	require.Equal(t, "application/json", reqs[0].Header.Get("Content-Type"))
-	for _, want := range []string{
-		`"summary":"ProbeFailing is firing (hooks)"`, `"count":2`, `"ProbeFailing":"the key is a template"`, `"probes":["a","b"]`,
-		`"list":["resolved",3,true,null,2.5,true]`, `"empty":null`, `"asMap":{"a":1,"b":["x",true]}`, `"quotedNumber":42`,
-		`"date":"2026-11-30"`, `"html":"\u003cb\u003ehttp://tocsin.example\u003c/b\u003e \u0026 more"`, `"looksLikeYAML":{"value1":null}`,
-		`"multi":"line one firing\nline two\n"`,
-	} {
-		require.Contains(t, string(reqs[0].Body), want)
-	}
-	require.True(t, strings.HasSuffix(string(reqs[0].Body), "}\n"))
 }
 
 // TestWithoutPayloadTheBodyIsTheFastEncoders: no payload key posts what

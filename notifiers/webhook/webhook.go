@@ -55,17 +55,26 @@ type Notifier struct {
 	log       *slog.Logger
 }
 
-// New builds a webhook notifier from a validated config. A payload is
-// rendered once against a sample notification, so that one that cannot
-// render or cannot be JSON is refused here rather than when it pages.
+// New builds a webhook notifier from a validated config. A payload, and a
+// url (or url_file content) written as a template, are rendered once
+// against a sample notification, so that one that cannot render or cannot
+// be JSON is refused here rather than when it pages. What URL the sample
+// gives is not judged here (check config does): a url made from labels
+// the sample lacks is fine when the real alerts carry them.
 func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error) {
 	send, err := notifiers.NewHTTPSender("webhook", c.HTTPConfig, o)
 	if err != nil {
 		return nil, err
 	}
 	n := &Notifier{conf: c, send: send, templates: o.Templates, now: o.Clock(), log: o.Log()}
+	sample := notifiers.SampleTemplateData(model.AlertFiring)
 	if c.Payload != nil {
-		if _, err := n.renderPayload(notifiers.SampleTemplateData(model.AlertFiring)); err != nil {
+		if _, err := n.renderPayload(sample); err != nil {
+			return nil, err
+		}
+	}
+	if raw := string(c.URL); configs.IsTemplatedURL(raw) {
+		if _, err := n.executeURL(raw, sample); err != nil {
 			return nil, err
 		}
 	}
@@ -73,13 +82,26 @@ func New(c *configs.WebhookConfig, o notifiers.VendorOptions) (*Notifier, error)
 }
 
 // Notify posts the notification as Alertmanager would: its version-4
-// message, or the config's payload rendered for it.
+// message, or the config's payload rendered for it, to the url rendered
+// for it. Every attempt renders both again from the same notification,
+// so a retry, or a delivery resumed after a restart, posts the same body
+// to the same URL as long as url_file keeps its content.
 func (n *Notifier) Notify(ctx context.Context, notif *notifiers.Notification) (bool, error) {
-	body, err := n.body(notif)
+	data := &templateData{notif: notif, keep: n.conf.MaxAlerts}
+	body, err := n.body(notif, data)
 	if err != nil {
 		return false, err
 	}
-	_, retry, err := n.send.PostBody(ctx, notifiers.ReadSecret(n.log, "url", n.conf.URL, n.conf.URLFile), nil, body, nil)
+	target, templated, err := n.target(data)
+	if err != nil {
+		return false, err
+	}
+	_, retry, err := n.send.PostBody(ctx, target, nil, body, nil)
+	if err != nil && templated {
+		// The integration scrubs the template; a vendor's answer may
+		// echo the URL it rendered to.
+		err = notifiers.ScrubError(err, []string{target})
+	}
 	return retry, err
 }
 
