@@ -19,8 +19,8 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 )
 
-// Sink receives every Result. It is called from the probes' goroutines,
-// concurrently, and must return quickly.
+// Sink receives every Result. It is called from the goroutines the runs
+// happen on, concurrently, and must return quickly.
 type Sink func(Result)
 
 // DefaultMaxConcurrent bounds how many probe runs may be in flight at once.
@@ -295,7 +295,7 @@ type decider interface{ decideAt() time.Time }
 func (s *Scheduler) dispatch(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for {
+	for ctx.Err() == nil {
 		r, wait := s.takeDue()
 		if r == nil {
 			if wait > 0 {
@@ -305,7 +305,6 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 			}
 			select {
 			case <-ctx.Done():
-				return
 			case <-s.kick:
 			case <-timer.C:
 			}
