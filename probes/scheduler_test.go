@@ -242,7 +242,7 @@ func TestOnSlot(t *testing.T) {
 
 // runProbers runs probers, by probe name, at interval in a scheduler; they
 // are not built from configs, so that tests can stand in their own.
-func runProbers(t *testing.T, interval time.Duration, probers map[string]Prober) *Scheduler {
+func runProbers(t testing.TB, interval time.Duration, probers map[string]Prober) *Scheduler {
 	s, err := NewScheduler(nil, SchedulerOptions{Replica: testReplica})
 	require.NoError(t, err)
 	var intervals []time.Duration
