@@ -81,6 +81,12 @@ func startScheduler(t *testing.T, probes []*configs.ProbeConfig, opts SchedulerO
 	}
 	s, err := NewScheduler(probes, opts)
 	require.NoError(t, err)
+	runUntilCleanup(t, s)
+	return s, results
+}
+
+// runUntilCleanup runs s until the test ends.
+func runUntilCleanup(t testing.TB, s *Scheduler) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
@@ -88,7 +94,6 @@ func startScheduler(t *testing.T, probes []*configs.ProbeConfig, opts SchedulerO
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return s, results
 }
 
 // waitFor reads results until every named probe has delivered n of them.
@@ -252,13 +257,7 @@ func runProbers(t testing.TB, interval time.Duration, probers map[string]Prober)
 		intervals = append(intervals, interval)
 	}
 	s.drops.setRate(time.Now(), intervals)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runUntilCleanup(t, s)
 	return s
 }
 
