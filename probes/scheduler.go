@@ -436,11 +436,12 @@ func (s *Scheduler) signalCases(ctx context.Context) ([]reflect.SelectCase, []si
 }
 
 // signal passes a wake or a dropped connection on to the probe's runner.
-// A runner whose run is under way, or due, runs again right after it when
-// woken, and asks for an extra run after it when a connection dropped.
-// One waiting for an extra run needs no other for a drop: that run sees
-// it. One waiting for its next slot runs at once when woken, or asks for
-// an extra run.
+// A runner whose run is under way (or waits for a place in s.sem) runs
+// again right after it when woken, and asks for an extra run after it
+// when a connection dropped. A run that is due, or an extra run on its
+// way, sees a drop that comes before it starts; a wake runs the probe
+// again after it. A runner waiting for its next slot runs at once when
+// woken, or asks for an extra run when a connection dropped.
 func (s *Scheduler) signal(src signalSource) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -449,16 +450,18 @@ func (s *Scheduler) signal(src signalSource) {
 		return
 	}
 	now := s.opts.Now()
+	onItsWay := r.dropRun || !r.due.After(now)
 	switch {
-	case r.busy || !r.due.After(now):
+	case r.busy:
 		r.woken = r.woken || !src.drop
 		r.dropped = r.dropped || src.drop
-	case r.dropRun:
-		r.woken = r.woken || !src.drop
-	case !src.drop:
-		s.enqueue(r, now, time.Time{}, false)
-	default:
+	case onItsWay && src.drop:
+	case onItsWay:
+		r.woken = true
+	case src.drop:
 		s.admitDrop(r, now, s.nextDue(r, time.Duration(r.cfg.Interval)))
+	default:
+		s.enqueue(r, now, time.Time{}, false)
 	}
 }
 
