@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,4 +136,51 @@ func inUse() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse + m.StackInuse)
+}
+
+// idleProber's runs do nothing but count themselves.
+type idleProber struct {
+	name string
+	runs *atomic.Int64
+}
+
+func (p idleProber) Probe(context.Context) Result {
+	p.runs.Add(1)
+	return Result{Probe: p.name, Time: time.Now()}
+}
+
+func (idleProber) Close() {}
+
+// BenchmarkSchedulerOverhead runs 1,000 probes whose runs do nothing, at
+// 100ms, and reports the process's CPU time per run over three seconds:
+// what it takes the scheduler to start a run, deliver its result and
+// schedule the next. It runs once whatever b.N is.
+func BenchmarkSchedulerOverhead(b *testing.B) {
+	const (
+		n        = 1000
+		interval = 100 * time.Millisecond
+		span     = 3 * time.Second
+	)
+	var runs atomic.Int64
+	probers := map[string]Prober{}
+	for i := range n {
+		name := fmt.Sprintf("idle-%d", i)
+		probers[name] = idleProber{name, &runs}
+	}
+	runProbers(b, interval, probers)
+	time.Sleep(interval) // every probe has started
+	runs0, cpu0 := runs.Load(), cpuTime(b)
+	time.Sleep(span)
+	runs1, cpu1 := runs.Load(), cpuTime(b)
+	b.ReportMetric(float64(runs1-runs0)/span.Seconds(), "runs/s")
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(runs1-runs0), "cpu-µs/run")
+}
+
+// cpuTime is the user and system CPU time the process has taken.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

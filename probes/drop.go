@@ -34,20 +34,7 @@ type dropSignal chan struct{}
 
 func newDropSignal() dropSignal { return make(dropSignal, 1) }
 
-func (d dropSignal) notify() {
-	select {
-	case d <- struct{}{}:
-	default:
-	}
-}
-
-// drain forgets a pending signal: the run about to start sees the drop.
-func (d dropSignal) drain() {
-	select {
-	case <-d:
-	default:
-	}
-}
+func (d dropSignal) notify() { notify(d) }
 
 // dropper is a prober that says when one of its connections drops.
 type dropper interface{ dropped() dropSignal }
@@ -96,21 +83,6 @@ func (l *dropLimits) admit(now time.Time, own *rate.Limiter, untilNext time.Dura
 		return 0, false
 	}
 	return wait, true
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // dialNotifyingDrops wraps an HTTP transport's dial so that a kept-alive

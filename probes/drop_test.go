@@ -147,26 +147,15 @@ func (p *signalProber) dropped() dropSignal { return p.drops }
 // startSignalProbers runs n signalProbers at interval in a scheduler; the
 // returned function reads every probe's run times.
 func startSignalProbers(t *testing.T, n int, interval time.Duration) (probers []*signalProber, runs func() map[string][]time.Time) {
-	s, err := NewScheduler(nil, SchedulerOptions{Replica: testReplica})
-	require.NoError(t, err)
 	var mu sync.Mutex
 	all := map[string][]time.Time{}
-	var intervals []time.Duration
+	byName := map[string]Prober{}
 	for i := range n {
 		p := &signalProber{name: fmt.Sprintf("p%d", i), drops: newDropSignal(), mu: &mu, runs: all}
-		cfg := &configs.ProbeConfig{Name: p.name, Interval: model.Duration(interval)}
-		s.runners[p.name] = &runner{cfg: cfg, prober: p, dropRuns: probeDropLimiter(interval)}
-		intervals = append(intervals, interval)
+		byName[p.name] = p
 		probers = append(probers, p)
 	}
-	s.drops.setRate(time.Now(), intervals)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runProbers(t, interval, byName)
 	return probers, func() map[string][]time.Time {
 		mu.Lock()
 		defer mu.Unlock()

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +19,8 @@ import (
 	"github.com/tocsin-alerting/tocsin/configs"
 )
 
-// Sink receives every Result. It is called from the probes' goroutines,
-// concurrently, and must return quickly.
+// Sink receives every Result. It is called from the goroutines the runs
+// happen on, concurrently, and must return quickly.
 type Sink func(Result)
 
 // DefaultMaxConcurrent bounds how many probe runs may be in flight at once.
@@ -38,13 +39,15 @@ type SchedulerOptions struct {
 	Now func() time.Time
 }
 
-// Scheduler runs every probe on its own goroutine at its interval, the
-// starts spread over the interval, never two runs of one probe at once and
-// at most MaxConcurrent runs in all. Probes of the same broker share
-// connections; when one of a probe's long-lived connections drops, the
-// probe runs at once, within the bounds of drop.go. It is also the
-// prometheus.Collector of the latest Results and serves the push endpoints
-// (Handler).
+// Scheduler runs every probe at its interval, the starts spread over the
+// interval, never two runs of one probe at once and at most MaxConcurrent
+// runs in all. A waiting probe costs no goroutine: the probes wait in a
+// heap ordered by when each runs next, under one timer (dispatch), and one
+// goroutine waits for the wakes and drops of them all (watch). Probes of
+// the same broker share connections; when one of a probe's long-lived
+// connections drops, the probe runs at once, within the bounds of drop.go.
+// It is also the prometheus.Collector of the latest Results and serves the
+// push endpoints (Handler).
 type Scheduler struct {
 	opts      SchedulerOptions
 	logger    *slog.Logger
@@ -61,16 +64,32 @@ type Scheduler struct {
 	stopped bool
 	runners map[string]*runner
 	latest  map[string]*Result
+	queue   dueQueue      // the runners waiting for their next run
+	kick    chan struct{} // the runner on top of queue changed
+	rewatch chan struct{} // the runners changed: watch their signals anew
 }
 
-// runner is one probe's goroutine.
+// runner is one probe and its place in the schedule. The fields from ctx
+// on are set by start; those from index on are guarded by Scheduler.mu.
 type runner struct {
 	cfg    *configs.ProbeConfig
 	prober Prober
 	// dropRuns bounds the extra runs this probe gets for dropped connections.
 	dropRuns *rate.Limiter
-	cancel   context.CancelFunc
-	done     chan struct{}
+
+	ctx        context.Context // ends when the runner stops; its runs see it
+	cancel     context.CancelFunc
+	run        func() // one run, on a goroutine of Scheduler.runs
+	lastReason Reason // of the last result, on the run's goroutine
+
+	index    int           // in Scheduler.queue; -1 while not in it
+	due      time.Time     // when it runs next
+	slot     time.Time     // due, when the run is a regular one (see onSlot)
+	dropRun  bool          // due is an extra run a dropped connection earned
+	busy     bool          // taken off the queue: waiting for s.sem, or running
+	woken    bool          // woken while busy: run again right after
+	dropped  bool          // a connection dropped while busy: ask for a run after
+	finished chan struct{} // while stopping and busy: closed when the run ends
 }
 
 // NewScheduler builds probers for probes; nothing runs before Run.
@@ -93,6 +112,8 @@ func NewScheduler(probes []*configs.ProbeConfig, opts SchedulerOptions) (*Schedu
 		drops:     newDropLimits(),
 		runners:   map[string]*runner{},
 		latest:    map[string]*Result{},
+		kick:      make(chan struct{}, 1),
+		rewatch:   make(chan struct{}, 1),
 	}
 	if err := s.Update(probes); err != nil {
 		s.pools.close()
@@ -107,6 +128,10 @@ func (s *Scheduler) Handler() http.Handler { return s.endpoints.Handler() }
 // Run starts every probe and blocks until ctx ends; then it stops them,
 // closes their connections and returns nil. A Scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
+	// The runners' contexts derive from a cancelCtx, which needs no
+	// goroutine of its own to pass on the end of ctx to each.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.mu.Lock()
 	if s.ctx != nil || s.stopped {
 		s.mu.Unlock()
@@ -118,7 +143,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	var wg sync.WaitGroup
+	wg.Go(func() { s.dispatch(ctx) })
+	wg.Go(func() { s.watch(ctx) })
 	<-ctx.Done()
+	wg.Wait()
 
 	s.mu.Lock()
 	s.stopped = true
@@ -129,7 +158,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, r := range runners {
 		all = append(all, r)
 	}
-	stopAll(all)
+	s.stopAll(all)
 	s.runs.stop()
 	s.pools.close()
 	return nil
@@ -207,38 +236,47 @@ func (s *Scheduler) Update(probes []*configs.ProbeConfig) error {
 		intervals = append(intervals, time.Duration(r.cfg.Interval))
 	}
 	s.drops.setRate(s.opts.Now(), intervals)
+	notify(s.rewatch)
 	s.mu.Unlock()
 	// The new prober of a changed probe already holds the shared
 	// connections, so stopping the old one does not drop them.
-	stopAll(retired)
+	s.stopAll(retired)
 	return nil
 }
 
-// start launches r's goroutine; s.mu is held.
+// start puts r in the queue for its first run; s.mu is held.
 func (s *Scheduler) start(r *runner) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	r.cancel, r.done = cancel, make(chan struct{})
-	go s.loop(ctx, r)
+	r.ctx, r.cancel = context.WithCancel(s.ctx)
+	r.run = func() { s.run(r) }
+	r.index = -1
+	due := s.nextDue(r, time.Duration(r.cfg.Interval))
+	s.enqueue(r, due, due, false)
 }
 
-// stop ends r's goroutine (after its current run) and releases its prober.
-func (r *runner) stop() {
-	if r.cancel != nil {
-		r.cancel()
-		<-r.done
-	}
-	r.prober.Close()
-}
-
-// stopAll cancels every runner first, so that they wind down together.
-func stopAll(rs []*runner) {
+// stopAll stops rs together: none of them runs again, a run under way is
+// cancelled and waited for, and then their probers are closed.
+func (s *Scheduler) stopAll(rs []*runner) {
+	var busy []*runner
+	s.mu.Lock()
 	for _, r := range rs {
-		if r.cancel != nil {
-			r.cancel()
+		if r.cancel == nil {
+			continue // never started
+		}
+		r.cancel()
+		if r.index >= 0 {
+			heap.Remove(&s.queue, r.index)
+		}
+		if r.busy {
+			r.finished = make(chan struct{})
+			busy = append(busy, r)
 		}
 	}
+	s.mu.Unlock()
+	for _, r := range busy {
+		<-r.finished
+	}
 	for _, r := range rs {
-		r.stop()
+		r.prober.Close()
 	}
 }
 
@@ -250,49 +288,226 @@ type waker interface{ wake() <-chan struct{} }
 // (a heartbeat's grace runs out) and that wants to run exactly then.
 type decider interface{ decideAt() time.Time }
 
-func (s *Scheduler) loop(ctx context.Context, r *runner) {
-	defer close(r.done)
-	interval := time.Duration(r.cfg.Interval)
-	var wake <-chan struct{}
-	if w, ok := r.prober.(waker); ok {
-		wake = w.wake()
-	}
-	var drops dropSignal // nil (never ready) for probers without connections
-	if d, ok := r.prober.(dropper); ok {
-		drops = d.dropped()
-	}
-	due := s.nextDue(r, interval)
-	timer := time.NewTimer(due.Sub(s.opts.Now()))
+// dispatch starts the runs of the queued runners as they come due, in the
+// order they do, each once it has a place in s.sem, until ctx ends. While
+// it waits for a place, the others stay in the queue, where wakes and
+// drops still reach them.
+func (s *Scheduler) dispatch(ctx context.Context) {
+	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastReason Reason
-	for {
-		onTime := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-			onTime = true
-		case <-wake:
-		case <-drops:
-			if !s.runOnDrop(ctx, r, interval) {
-				continue
+	for ctx.Err() == nil {
+		r, wait := s.takeDue()
+		if r == nil {
+			if wait > 0 {
+				timer.Reset(wait)
+			} else {
+				timer.Stop()
 			}
+			select {
+			case <-ctx.Done():
+			case <-s.kick:
+			case <-timer.C:
+			}
+			continue
 		}
-		drops.drain() // this run sees a drop signalled before it starts
 		select {
 		case s.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
+			s.runs.do(r.run)
+		case <-r.ctx.Done(): // r or the scheduler stopped
+			s.ran(r)
 		}
-		slot := time.Time{}
-		if onTime {
-			slot = due
+	}
+}
+
+// takeDue takes the runner first in the queue off it when it is due, and
+// otherwise says how long until it is (0: the queue is empty).
+func (s *Scheduler) takeDue() (*runner, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil, 0
+	}
+	r := s.queue[0]
+	if wait := r.due.Sub(s.opts.Now()); wait > 0 {
+		return nil, wait
+	}
+	heap.Pop(&s.queue)
+	r.busy = true
+	return r, 0
+}
+
+// enqueue (re)places r in the queue to run at due, recorded at slot
+// unless that is zero; s.mu is held.
+func (s *Scheduler) enqueue(r *runner, due, slot time.Time, dropRun bool) {
+	r.due, r.slot, r.dropRun = due, slot, dropRun
+	if r.index < 0 {
+		heap.Push(&s.queue, r)
+	} else {
+		heap.Fix(&s.queue, r.index)
+	}
+	if r.index == 0 {
+		notify(s.kick)
+	}
+}
+
+// ran puts r back in the queue after its run ended, or after dispatch gave
+// it up: for its next slot, at once when it was woken meanwhile, or as
+// drop.go allows when a connection dropped meanwhile. A stopped runner
+// only tells stopAll it is done.
+func (s *Scheduler) ran(r *runner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.busy = false
+	if r.ctx.Err() != nil {
+		if r.finished != nil {
+			close(r.finished)
 		}
-		if !s.runOnce(ctx, r, slot, &lastReason) {
-			return // stopped mid-run: the result says nothing about the target
+		return
+	}
+	woken, dropped := r.woken, r.dropped
+	r.woken, r.dropped = false, false
+	now := s.opts.Now()
+	due := s.nextDue(r, time.Duration(r.cfg.Interval))
+	switch {
+	case woken: // at once; that run also sees a drop
+		s.enqueue(r, now, time.Time{}, false)
+	case dropped && s.admitDrop(r, now, due):
+	default:
+		s.enqueue(r, due, due, false)
+	}
+}
+
+// admitDrop queues r for an extra run when a dropped connection earns it
+// one before its next run at due (see dropLimits.admit); s.mu is held.
+func (s *Scheduler) admitDrop(r *runner, now, due time.Time) bool {
+	wait, ok := s.drops.admit(now, r.dropRuns, due.Sub(now))
+	if ok {
+		s.enqueue(r, now.Add(wait), time.Time{}, true)
+	}
+	return ok
+}
+
+// watch waits for the wakes and the dropped connections of every probe
+// that has them, in one select over all their channels, and passes each
+// on (signal) until ctx ends. It takes the channels anew when the probes
+// change. A select over n channels costs O(n), so after one it takes the
+// signals that came meanwhile in one pass: when a thousand connections
+// drop together, they take a few selects instead of one each.
+func (s *Scheduler) watch(ctx context.Context) {
+	for {
+		cases, chans, from := s.signalCases(ctx)
+		for {
+			i, _, _ := reflect.Select(cases)
+			if i == 0 {
+				return
+			}
+			if i == 1 {
+				break
+			}
+			s.signal(from[i-2])
+			for j, ch := range chans {
+				select {
+				case <-ch:
+					s.signal(from[j])
+				default:
+				}
+			}
 		}
-		due = s.nextDue(r, interval)
-		timer.Reset(due.Sub(s.opts.Now()))
+	}
+}
+
+// signalSource is where a signal of watch comes from: the probe, and
+// whether it is a dropped connection or a wake.
+type signalSource struct {
+	probe string
+	drop  bool
+}
+
+// signalCases are the cases watch selects on: ctx's end, s.rewatch, then
+// each probe's wake and drop channels; chans are those channels, from
+// where each comes from.
+func (s *Scheduler) signalCases(ctx context.Context) (cases []reflect.SelectCase, chans []<-chan struct{}, from []signalSource) {
+	recv := func(ch any) reflect.SelectCase {
+		return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
+	}
+	cases = []reflect.SelectCase{recv(ctx.Done()), recv(s.rewatch)}
+	add := func(ch <-chan struct{}, src signalSource) {
+		cases, chans, from = append(cases, recv(ch)), append(chans, ch), append(from, src)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, r := range s.runners {
+		if w, ok := r.prober.(waker); ok {
+			add(w.wake(), signalSource{name, false})
+		}
+		if d, ok := r.prober.(dropper); ok {
+			add(d.dropped(), signalSource{name, true})
+		}
+	}
+	return cases, chans, from
+}
+
+// signal passes a wake or a dropped connection on to the probe's runner.
+// A runner whose run is under way (or waits for a place in s.sem) runs
+// again right after it when woken, and asks for an extra run after it
+// when a connection dropped. A run that is due, or an extra run on its
+// way, sees a drop that comes before it starts; a wake runs the probe
+// again after it. A runner waiting for its next slot runs at once when
+// woken, or asks for an extra run when a connection dropped.
+func (s *Scheduler) signal(src signalSource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runners[src.probe]
+	if r == nil || r.ctx == nil || r.ctx.Err() != nil {
+		return
+	}
+	now := s.opts.Now()
+	onItsWay := r.dropRun || !r.due.After(now)
+	switch {
+	case r.busy:
+		r.woken = r.woken || !src.drop
+		r.dropped = r.dropped || src.drop
+	case onItsWay && src.drop:
+	case onItsWay:
+		r.woken = true
+	case src.drop:
+		s.admitDrop(r, now, s.nextDue(r, time.Duration(r.cfg.Interval)))
+	default:
+		s.enqueue(r, now, time.Time{}, false)
+	}
+}
+
+// dueQueue is a container/heap of runners, the one due first on top.
+type dueQueue []*runner
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+
+func (q dueQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+
+func (q *dueQueue) Push(x any) {
+	r := x.(*runner)
+	r.index = len(*q)
+	*q = append(*q, r)
+}
+
+func (q *dueQueue) Pop() any {
+	old := *q
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	r.index = -1
+	*q = old[:len(old)-1]
+	return r
+}
+
+// notify leaves a signal in a channel of capacity 1 unless one is there.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
@@ -314,39 +529,21 @@ func onSlot(start, due time.Time) time.Time {
 	return start
 }
 
-// runOnce runs r's prober once and delivers the result, recorded at slot
-// when the run was scheduled for it and started close enough (see onSlot).
-// It reports false when ctx ended mid-run, and then delivers nothing; the
-// caller holds a place in s.sem, which runOnce gives back. The run and its
-// delivery happen on a goroutine of s.runs (see runPool).
-func (s *Scheduler) runOnce(ctx context.Context, r *runner, slot time.Time, lastReason *Reason) bool {
-	done := make(chan bool, 1)
-	s.runs.do(func() {
-		res := r.prober.Probe(ctx)
-		<-s.sem
-		if ctx.Err() != nil {
-			done <- false
-			return
+// run runs r's prober once and delivers the result, recorded at r.slot
+// when the run was a regular one and started close enough to it (see
+// onSlot). dispatch took a place in s.sem for it, which run gives back.
+// When r stopped mid-run it delivers nothing: the result says nothing about
+// the target.
+func (s *Scheduler) run(r *runner) {
+	res := r.prober.Probe(r.ctx)
+	<-s.sem
+	if r.ctx.Err() == nil {
+		if !r.slot.IsZero() {
+			res.Time = onSlot(res.Time, r.slot)
 		}
-		if !slot.IsZero() {
-			res.Time = onSlot(res.Time, slot)
-		}
-		s.deliver(res, lastReason)
-		done <- true
-	})
-	return <-done
-}
-
-// runOnDrop decides whether a dropped connection earns r a run now, and
-// waits for its turn when many probes asked at once.
-func (s *Scheduler) runOnDrop(ctx context.Context, r *runner, interval time.Duration) bool {
-	wait, ok := s.drops.admit(s.opts.Now(), r.dropRuns, s.untilNext(r, interval))
-	return ok && sleep(ctx, wait)
-}
-
-// untilNext is how long until r's next run (see nextDue).
-func (s *Scheduler) untilNext(r *runner, interval time.Duration) time.Duration {
-	return s.nextDue(r, interval).Sub(s.opts.Now())
+		s.deliver(res, &r.lastReason)
+	}
+	s.ran(r)
 }
 
 // nextDue is when r runs next: its next slot, or sooner the moment its

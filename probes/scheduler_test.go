@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +81,12 @@ func startScheduler(t *testing.T, probes []*configs.ProbeConfig, opts SchedulerO
 	}
 	s, err := NewScheduler(probes, opts)
 	require.NoError(t, err)
+	runUntilCleanup(t, s)
+	return s, results
+}
+
+// runUntilCleanup runs s until the test ends.
+func runUntilCleanup(t testing.TB, s *Scheduler) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
@@ -86,7 +94,6 @@ func startScheduler(t *testing.T, probes []*configs.ProbeConfig, opts SchedulerO
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return s, results
 }
 
 // waitFor reads results until every named probe has delivered n of them.
@@ -236,4 +243,146 @@ func TestOnSlot(t *testing.T) {
 			require.Equal(t, tc.want, onSlot(tc.start, due))
 		})
 	}
+}
+
+// runProbers runs probers, by probe name, at interval in a scheduler; they
+// are not built from configs, so that tests can stand in their own.
+func runProbers(t testing.TB, interval time.Duration, probers map[string]Prober) *Scheduler {
+	s, err := NewScheduler(nil, SchedulerOptions{Replica: testReplica})
+	require.NoError(t, err)
+	var intervals []time.Duration
+	for name, p := range probers {
+		cfg := &configs.ProbeConfig{Name: name, Interval: model.Duration(interval)}
+		s.runners[name] = &runner{cfg: cfg, prober: p, dropRuns: probeDropLimiter(interval)}
+		intervals = append(intervals, interval)
+	}
+	s.drops.setRate(time.Now(), intervals)
+	runUntilCleanup(t, s)
+	return s
+}
+
+// TestSchedulerKeepsNoGoroutinePerProbe: a thousand probes waiting for
+// their slots and for their connections to drop take a few goroutines in
+// all, not one each.
+func TestSchedulerKeepsNoGoroutinePerProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		before := runtime.NumGoroutine()
+		_, runs := startSignalProbers(t, 1000, time.Second)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Len(t, runs(), 1000, "every probe ran")
+		require.Less(t, runtime.NumGoroutine()-before, 10)
+	})
+}
+
+// heldProber records when each run starts and holds the run until the
+// test releases it, whether or not the run is cancelled.
+type heldProber struct {
+	release chan struct{}
+	closed  atomic.Bool
+	mu      sync.Mutex
+	runs    []time.Time
+}
+
+func newHeldProber() *heldProber { return &heldProber{release: make(chan struct{})} }
+
+func (p *heldProber) Probe(context.Context) Result {
+	now := time.Now()
+	p.mu.Lock()
+	p.runs = append(p.runs, now)
+	p.mu.Unlock()
+	<-p.release
+	return Result{Probe: "held", Time: now}
+}
+
+func (p *heldProber) Close() { p.closed.Store(true) }
+
+func (p *heldProber) started() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.runs)
+}
+
+type heldWaker struct {
+	*heldProber
+	ch chan struct{}
+}
+
+func (p heldWaker) wake() <-chan struct{} { return p.ch }
+
+type heldDropper struct {
+	*heldProber
+	d dropSignal
+}
+
+func (p heldDropper) dropped() dropSignal { return p.d }
+
+// TestSignalsDuringARun: wakes during a run run the probe once more right
+// after it, and after that at once on every wake; drops during a run ask
+// for one extra run after it, within the probe's maxDropRuns an interval.
+func TestSignalsDuringARun(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		probe func(*heldProber) (Prober, func())
+		runs  int
+	}{
+		{"wake", func(h *heldProber) (Prober, func()) {
+			p := heldWaker{h, make(chan struct{}, 1)}
+			return p, func() { notify(p.ch) }
+		}, 3},
+		{"drop", func(h *heldProber) (Prober, func()) {
+			p := heldDropper{h, newDropSignal()}
+			return p, p.d.notify
+		}, maxDropRuns},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				held := newHeldProber()
+				p, signal := tc.probe(held)
+				runProbers(t, time.Hour, map[string]Prober{"held": p})
+				for range 3 { // the first starts a run, the others come during it
+					signal()
+					synctest.Wait()
+				}
+				require.Len(t, held.started(), 1)
+				close(held.release)
+				synctest.Wait()
+				signal()
+				synctest.Wait()
+				require.Equal(t, slices.Repeat([]time.Time{start}, tc.runs), held.started())
+			})
+		})
+	}
+}
+
+// TestUpdateWaitsForTheRunOfARemovedProbe: Update returns once the run of
+// a probe it removes has ended, delivers nothing of it, and closes its
+// prober.
+func TestUpdateWaitsForTheRunOfARemovedProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		held := newHeldProber()
+		p := heldWaker{held, make(chan struct{}, 1)}
+		s := runProbers(t, time.Hour, map[string]Prober{"held": p})
+		notify(p.ch)
+		synctest.Wait()
+		require.Len(t, held.started(), 1)
+
+		updated := make(chan error)
+		go func() { updated <- s.Update(nil) }()
+		synctest.Wait()
+		select {
+		case <-updated:
+			t.Fatal("Update returned while the removed probe's run went on")
+		default:
+		}
+		require.False(t, held.closed.Load())
+		close(held.release)
+		require.NoError(t, <-updated)
+		require.True(t, held.closed.Load())
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		require.Empty(t, s.latest)
+		require.Empty(t, s.queue)
+	})
 }
