@@ -78,7 +78,8 @@ func TestProbeRunsWhenItsConnectionDrops(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			set, stop := tc.start(t)
-			cfg := &configs.ProbeConfig{Name: "drop", Interval: model.Duration(time.Hour), Timeout: model.Duration(hangGuard)}
+			// A run that hangs ends well before waitFor gives up.
+			cfg := &configs.ProbeConfig{Name: "drop", Interval: model.Duration(time.Hour), Timeout: model.Duration(hangGuard / 4)}
 			set(cfg)
 			s, results := startScheduler(t, []*configs.ProbeConfig{cfg}, SchedulerOptions{Now: stoppedClock(cfg.Name, time.Hour)})
 			waitConnected(t, s)
