@@ -647,25 +647,21 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, now time.Time) {
 	if !now.Before(g.next) {
 		g.next = now.Add(g.g.Interval())
 	}
-	if len(buf.alerts) > 0 {
-		e.outMu.Lock()
-		defer e.outMu.Unlock()
-		e.opts.Alerts(ctx, buf.alerts)
-	}
 }
 
 type alertBufferKey struct{}
 
-// alertBuffer gathers the alerts of one group evaluation so the output is
-// called once per group, not once per rule. It also tells the query hook
-// and collect which group is evaluated.
+// alertBuffer tells the query hook and collect which group is evaluated.
 type alertBuffer struct {
-	group  *group
-	alerts []*model.Alert
+	group *group
 }
 
 // collect is the Prometheus NotifyFunc: it turns rule alerts into
-// model.Alerts the way Prometheus' notifier does, adding external labels.
+// model.Alerts the way Prometheus' notifier does, adding external labels,
+// and hands them on at once. Prometheus' rules package calls it as soon as
+// a rule is evaluated, before it writes the rule's ALERTS and
+// ALERTS_FOR_STATE samples and evaluates the group's next rule, so a page
+// does not wait for those.
 func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrules.Alert) {
 	if len(alerts) == 0 {
 		return
@@ -678,6 +674,7 @@ func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrul
 	if buf.group != nil {
 		t = buf.group.templates[ruleKey{alerts[0].Labels.Get(labels.AlertName), expr}]
 	}
+	out := make([]*model.Alert, 0, len(alerts))
 	for _, a := range alerts {
 		if t != nil {
 			a.Annotations = t.annotationsOf(a.Labels)
@@ -693,7 +690,7 @@ func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrul
 		a.Annotations.Range(func(l labels.Label) {
 			ann[model.LabelName(l.Name)] = model.LabelValue(l.Value)
 		})
-		out := &model.Alert{
+		ma := &model.Alert{
 			Labels:       ls,
 			Annotations:  ann,
 			StartsAt:     a.FiredAt,
@@ -701,10 +698,13 @@ func (e *Evaluator) collect(ctx context.Context, expr string, alerts ...*promrul
 			GeneratorURL: e.generatorURL(ls),
 		}
 		if !a.ResolvedAt.IsZero() {
-			out.EndsAt = a.ResolvedAt
+			ma.EndsAt = a.ResolvedAt
 		}
-		buf.alerts = append(buf.alerts, out)
+		out = append(out, ma)
 	}
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	e.opts.Alerts(ctx, out)
 }
 
 // generatorURL is the status page an alert links to: its probe's page

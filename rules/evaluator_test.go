@@ -787,3 +787,32 @@ func TestGroupsThatMayPageAreEvaluatedFirst(t *testing.T) {
 	ev.pass(ctx, false)
 	require.Equal(t, []string{"ProbeFailing", "Always"}, order)
 }
+
+// TestAlertsLeaveRuleByRule: a firing alert is handed on as soon as its
+// rule is evaluated, as Prometheus sends alerts, not after the rest of its
+// group (the group's other rules, its ALERTS samples): one call per rule,
+// in the rules' order.
+func TestAlertsLeaveRuleByRule(t *testing.T) {
+	t.Parallel()
+	const rules = `groups:
+- name: liveness
+  rules:
+  - alert: First
+    expr: probe_success == 0
+  - alert: Second
+    expr: probe_success == 0
+`
+	h, _ := startHarness(t, rules)
+	h.probe(t, "api", 0)
+	h.ev.pass(context.Background(), false)
+
+	var calls [][]string
+	for len(h.out.ch) > 0 {
+		var names []string
+		for _, a := range <-h.out.ch {
+			names = append(names, string(a.Labels[model.AlertNameLabel]))
+		}
+		calls = append(calls, names)
+	}
+	require.Equal(t, [][]string{{"First"}, {"Second"}}, calls)
+}
