@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	amalert "github.com/prometheus/alertmanager/alert"
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	amnotify "github.com/prometheus/alertmanager/notify"
-	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -115,15 +115,15 @@ func TestReasonsAreAlertmanagersDedupStages(t *testing.T) {
 		at := time.Now()
 		for _, step := range steps {
 			at = at.Add(step.later)
-			var alerts []*types.Alert
+			var alerts []*amalert.Alert
 			var firing, gone []model.Fingerprint
 			for _, ls := range step.firing {
-				alerts = append(alerts, &types.Alert{Alert: model.Alert{Labels: ls, StartsAt: at.Add(-time.Hour)}})
+				alerts = append(alerts, &amalert.Alert{Alert: model.Alert{Labels: ls, StartsAt: at.Add(-time.Hour)}})
 				firing = append(firing, ls.Fingerprint())
 			}
 			for _, ls := range step.resolved {
 				// Alertmanager tells resolved alerts by the wall clock.
-				alerts = append(alerts, &types.Alert{Alert: model.Alert{Labels: ls, StartsAt: at.Add(-time.Hour), EndsAt: time.Now().Add(-time.Second)}})
+				alerts = append(alerts, &amalert.Alert{Alert: model.Alert{Labels: ls, StartsAt: at.Add(-time.Hour), EndsAt: time.Now().Add(-time.Second)}})
 				gone = append(gone, ls.Fingerprint())
 			}
 			sortFingerprints(firing, gone)

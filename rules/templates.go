@@ -174,7 +174,7 @@ func (t *alertTemplates) expand(ctx context.Context, lb *labels.Builder, name st
 	lb.Reset(s.Metric)
 	t.labels.Range(func(l labels.Label) { lb.Set(l.Name, expand(l.Value)) })
 	e.metric = lb.Labels()
-	lb.Del(labels.MetricName)
+	lb.Del(model.MetricNameLabel)
 	lb.Set(labels.AlertName, name)
 	e.alert = lb.Labels().Hash()
 	sb := labels.NewScratchBuilder(t.annotations.Len())

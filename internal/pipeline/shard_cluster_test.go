@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tocsin-alerting/tocsin/configs"
@@ -312,7 +312,7 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 		}
 	}
 	require.NotNil(t, from, "d took no probe that another replica ran")
-	require.Empty(t, samples(t, from.p.Queryable(), eq(labels.MetricName, probes.MetricSuccess), eq("probe", moved)),
+	require.Empty(t, samples(t, from.p.Queryable(), eq(model.MetricNameLabel, probes.MetricSuccess), eq("probe", moved)),
 		"%s kept the series of %s after handing it over", from.name, moved)
 	handedOver := time.Now()
 
@@ -326,7 +326,7 @@ func TestProbesMoveBetweenReplicasWithoutAPage(t *testing.T) {
 	// Past the missing window of ProbeResultsMissing since the handover
 	// (and an evaluation), the old owner has not found the probe missing.
 	<-time.After(time.Until(handedOver.Add(3*time.Second + 400*time.Millisecond)))
-	require.Empty(t, samples(t, from.p.Queryable(), eq(labels.MetricName, "ALERTS"), eq("alertname", "ProbeResultsMissing")),
+	require.Empty(t, samples(t, from.p.Queryable(), eq(model.MetricNameLabel, "ALERTS"), eq("alertname", "ProbeResultsMissing")),
 		"%s found a probe it handed over missing", from.name)
 	for _, r := range []*shardReplica{a, b, d} {
 		require.Empty(t, probeAlerts(r))

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
+	amalert "github.com/prometheus/alertmanager/alert"
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	amnotify "github.com/prometheus/alertmanager/notify"
 	amtemplate "github.com/prometheus/alertmanager/template"
-	"github.com/prometheus/alertmanager/types"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
@@ -137,7 +137,7 @@ func TestRouteLabelsAsAlertmanagerRendersThem(t *testing.T) {
 			require.Len(t, ours, len(am))
 			require.Equal(t, am[0].RouteOpts.Labels, ours[0].Labels, "merged, unrendered")
 
-			alert := &types.Alert{Alert: model.Alert{Labels: labels, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}}
+			alert := &amalert.Alert{Alert: model.Alert{Labels: labels, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}}
 			data := tmpl.Data("chat", model.LabelSet{"alertname": labels["alertname"]}, am[0].RouteOpts.Labels, amnotify.ReasonUnknown.String(), alert)
 			render := tmpl.RouteLabelRenderer(data)
 			want := model.LabelSet{}
