@@ -1,9 +1,16 @@
 #!/bin/sh
-# build-alertmanager.sh DIR builds Alertmanager (the version in go.mod, from
-# the module cache) into DIR/alertmanager; the benchmarks that run it side
-# by side with tocsin use it. Run from the repository's root.
+# build-alertmanager.sh DIR [VERSION] builds Alertmanager into
+# DIR/alertmanager: the version in go.mod, from the module cache, or the
+# given one (such as v0.25.0), from the Go module proxy. The benchmarks
+# that run it side by side with tocsin use it. Run from the repository's
+# root.
 set -eu
-src=$(go list -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
+if [ $# -gt 1 ]; then
+  src=$(go mod download -json "github.com/prometheus/alertmanager@$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+else
+  src=$(go list -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
+fi
+rm -rf "$1/alertmanager-src"
 cp -R "$src" "$1/alertmanager-src"
 chmod -R u+w "$1/alertmanager-src"
 # The module has no built web UI, which Alertmanager embeds: a stub page

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +40,14 @@ func main() {
 	flag.IntVar(&s.groups, "groups", 100, "groups they fall into")
 	flag.IntVar(&s.batch, "batch", 256, "alerts per POST (Prometheus sends at most 256)")
 	flag.IntVar(&s.senders, "senders", 4, "concurrent POSTs")
+	floor := flag.Bool("floor", false, "also run the floor: a server that does nothing but read the POSTs and send payloads encoded in advance")
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		if err := runFloor(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "storm floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	flag.Parse()
 	if *tocsin == "" {
 		fmt.Fprintln(os.Stderr, "storm: --tocsin is required")
@@ -47,6 +56,14 @@ func main() {
 	targets := []target{tocsinTarget(*tocsin)}
 	if *am != "" {
 		targets = append(targets, alertmanagerTarget(*am))
+	}
+	if *floor {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storm:", err)
+			os.Exit(1)
+		}
+		targets = append(targets, floorTarget(self, s))
 	}
 	fmt.Printf("%d alerts in %d groups, %d per POST, %d senders, group_wait %s\n\n", s.alerts, s.groups, s.batch, s.senders, groupWait)
 	fmt.Println("| server | POST → last notification − group_wait | POSTs took | first → last notification | webhook requests | peak RSS | at the most sampled: anon + file |")
@@ -207,8 +224,8 @@ func storm(base string, s settings) error {
 		batch = append(batch, map[string]any{
 			"labels": map[string]string{
 				"alertname": "StormAlert",
-				"group":     fmt.Sprintf("g%03d", i%s.groups),
-				"instance":  fmt.Sprintf("host-%05d", i),
+				"group":     groupName(i % s.groups),
+				"instance":  instanceName(i),
 			},
 			"annotations":  map[string]string{"summary": "a storm of alerts"},
 			"generatorURL": "http://prometheus.example/graph",
@@ -233,6 +250,9 @@ func storm(base string, s settings) error {
 		return nil
 	}
 }
+
+func groupName(g int) string    { return fmt.Sprintf("g%03d", g) }
+func instanceName(i int) string { return fmt.Sprintf("host-%05d", i) }
 
 func post(url string, alerts []map[string]any) error {
 	body, err := json.Marshal(alerts)
@@ -364,18 +384,17 @@ func startHook(want int) (*hook, error) {
 }
 
 func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Only what the count needs, into fixed fields: the receiver's own
-	// decoding runs on the same cores as the server under test, and is
-	// part of every figure, so it should cost as little as it can.
-	var msg struct {
-		Alerts []struct {
-			Status string `json:"status"`
-			Labels struct {
-				Instance string `json:"instance"`
-			} `json:"labels"`
-		} `json:"alerts"`
+	// The receiver runs on the same cores as the server under test, and
+	// its work is part of every figure, so it reads only what the count
+	// needs: each alert's instance label, in the raw bytes, without
+	// decoding the JSON.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
-	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+	firing, err := firingInstances(body)
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -387,16 +406,40 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.first = now
 	}
 	before := len(h.seen)
-	for _, a := range msg.Alerts {
-		if a.Status == "firing" {
-			h.seen[a.Labels.Instance] = true
-		}
+	for _, in := range firing {
+		h.seen[in] = true
 	}
 	if len(h.seen) > before {
 		h.last = now
 	}
 	if before < h.want && len(h.seen) >= h.want {
 		close(h.done)
+	}
+}
+
+// firingInstances returns the instance label of each firing alert of a
+// webhook payload: the value of every "instance" key whose nearest
+// "status" before it (the alert's own, which Alertmanager and tocsin
+// both write before its labels) is "firing".
+func firingInstances(body []byte) ([]string, error) {
+	const key, status = `"instance":"`, `"status":"`
+	var out []string
+	for rest, at := body, 0; ; {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			return out, nil
+		}
+		at += i + len(key)
+		end := bytes.IndexByte(body[at:], '"')
+		s := bytes.LastIndex(body[:at], []byte(status))
+		if end < 0 || s < 0 {
+			return nil, errors.New("a payload without the status or instance of an alert")
+		}
+		if bytes.HasPrefix(body[s+len(status):], []byte(`firing"`)) {
+			out = append(out, string(body[at:at+end]))
+		}
+		rest = body[at+end:]
+		at += end
 	}
 }
 
