@@ -95,11 +95,11 @@ func (c *connState) setDown(err error) {
 
 // watcher is one registration of a drop signal; a prober whose send and
 // expect sides share a connection registers twice.
-type watcher struct{ d dropSignal }
+type watcher struct{ d *signal }
 
 // watch tells d each time the connection, once up, goes down; the returned
 // function stops it. A nil d watches nothing.
-func (c *connState) watch(d dropSignal) (unwatch func()) {
+func (c *connState) watch(d *signal) (unwatch func()) {
 	if d == nil {
 		return func() {}
 	}

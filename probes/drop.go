@@ -27,17 +27,8 @@ const maxDropRuns = 2
 // rate of runs.
 const dropBurst = 50
 
-// dropSignal tells a probe's scheduler that one of its long-lived
-// connections went down. It holds one pending signal at most: drops that
-// come together ask for one run.
-type dropSignal chan struct{}
-
-func newDropSignal() dropSignal { return make(dropSignal, 1) }
-
-func (d dropSignal) notify() { notify(d) }
-
-// dropper is a prober that says when one of its connections drops.
-type dropper interface{ dropped() dropSignal }
+// dropper is a prober that signals when one of its connections drops.
+type dropper interface{ dropped() *signal }
 
 // dropLimits bound the extra runs of one scheduler.
 type dropLimits struct {
@@ -89,7 +80,7 @@ func (l *dropLimits) admit(now time.Time, own *rate.Limiter, untilNext time.Dura
 // connection the peer closes tells d. The transport keeps reading from
 // every idle connection, so the loss is seen the moment the peer goes
 // away, not at the next request.
-func dialNotifyingDrops(dial func(ctx context.Context, network, addr string) (net.Conn, error), d dropSignal) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func dialNotifyingDrops(dial func(ctx context.Context, network, addr string) (net.Conn, error), d *signal) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
@@ -107,7 +98,7 @@ func dialNotifyingDrops(dial func(ctx context.Context, network, addr string) (ne
 // the idle pool.
 type dropConn struct {
 	net.Conn
-	d        dropSignal
+	d        *signal
 	closed   atomic.Bool // this side closed it
 	peerGone atomic.Bool // a read failed before this side closed it
 	told     atomic.Bool

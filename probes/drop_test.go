@@ -106,16 +106,16 @@ func TestHTTPSenderSignalsAClosedKeepAlive(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
 	defer srv.Close()
-	drops := newDropSignal()
+	drops := newSignal()
 	s, err := newHTTPSender(&configs.HTTPSend{URL: srv.URL, Method: http.MethodPost}, drops)
 	require.NoError(t, err)
 
 	_, err = s.send(t.Context(), []byte(`{}`))
 	require.NoError(t, err)
-	require.Empty(t, drops)
+	require.Empty(t, drops.ch)
 	srv.CloseClientConnections()
 	select {
-	case <-drops:
+	case <-drops.ch:
 	case <-time.After(hangGuard):
 		t.Fatal("the closed keep-alive connection was not signalled")
 	}
@@ -123,7 +123,7 @@ func TestHTTPSenderSignalsAClosedKeepAlive(t *testing.T) {
 	_, err = s.send(t.Context(), []byte(`{}`))
 	require.NoError(t, err)
 	s.close() // marks the idle connection closed before closing it
-	require.Empty(t, drops)
+	require.Empty(t, drops.ch)
 }
 
 // signalProber answers at once and drops its connection when the test
@@ -131,7 +131,7 @@ func TestHTTPSenderSignalsAClosedKeepAlive(t *testing.T) {
 // fake clock cannot run with real network connections.
 type signalProber struct {
 	name  string
-	drops dropSignal
+	drops *signal
 	mu    *sync.Mutex
 	runs  map[string][]time.Time
 }
@@ -144,8 +144,8 @@ func (p *signalProber) Probe(context.Context) Result {
 	return Result{Probe: p.name, Time: now}
 }
 
-func (p *signalProber) Close()              {}
-func (p *signalProber) dropped() dropSignal { return p.drops }
+func (p *signalProber) Close()           {}
+func (p *signalProber) dropped() *signal { return p.drops }
 
 // startSignalProbers runs n signalProbers at interval in a scheduler; the
 // returned function reads every probe's run times.
@@ -154,7 +154,7 @@ func startSignalProbers(t *testing.T, n int, interval time.Duration) (probers []
 	all := map[string][]time.Time{}
 	byName := map[string]Prober{}
 	for i := range n {
-		p := &signalProber{name: fmt.Sprintf("p%d", i), drops: newDropSignal(), mu: &mu, runs: all}
+		p := &signalProber{name: fmt.Sprintf("p%d", i), drops: newSignal(), mu: &mu, runs: all}
 		byName[p.name] = p
 		probers = append(probers, p)
 	}

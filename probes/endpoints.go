@@ -156,7 +156,7 @@ type heartbeatState struct {
 	owner   *Heartbeat
 	token   [sha256.Size]byte // hashed, so the compare takes constant time whatever the length
 	created time.Time
-	wake    chan struct{} // a beat arrived: evaluate now
+	wake    *signal // a beat arrived: evaluate now
 
 	mu   sync.Mutex
 	last time.Time
@@ -167,7 +167,7 @@ func (e *Endpoints) registerHeartbeat(probe string, token string, owner *Heartbe
 	defer e.mu.Unlock()
 	s, ok := e.heartbeats[probe]
 	if !ok {
-		s = &heartbeatState{created: e.now(), wake: make(chan struct{}, 1)}
+		s = &heartbeatState{created: e.now(), wake: newSignal()}
 		e.heartbeats[probe] = s
 	}
 	s.token = sha256.Sum256([]byte(token))

@@ -60,7 +60,7 @@ func (h *Heartbeat) decideAt() time.Time {
 }
 
 // wake fires when a beat arrives, so a recovery is recorded at once.
-func (h *Heartbeat) wake() <-chan struct{} { return h.state.wake }
+func (h *Heartbeat) wake() *signal { return h.state.wake }
 
 // Close unregisters the endpoint unless a newer config of the probe took it over.
 func (h *Heartbeat) Close() { h.ep.unregisterHeartbeat(h.name, h) }

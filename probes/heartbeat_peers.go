@@ -57,8 +57,5 @@ func (s *heartbeatState) beat(at time.Time) {
 	if !newer {
 		return
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.wake.notify()
 }

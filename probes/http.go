@@ -295,7 +295,7 @@ type httpSender struct {
 	transport *http.Transport
 }
 
-func newHTTPSender(cfg *configs.HTTPSend, drops dropSignal) (*httpSender, error) {
+func newHTTPSender(cfg *configs.HTTPSend, drops *signal) (*httpSender, error) {
 	tc, err := newTLSConfig(cfg.TLS, "")
 	if err != nil {
 		return nil, err

@@ -76,11 +76,7 @@ func TestHeartbeat(t *testing.T) {
 	require.Equal(t, ReasonHeartbeatMissing, p.Probe(t.Context()).Reason)
 
 	require.Equal(t, http.StatusNoContent, beat("Bearer s3cret"))
-	select {
-	case <-p.(*Heartbeat).wake():
-	default:
-		t.Fatal("a beat should wake the probe")
-	}
+	require.True(t, p.(*Heartbeat).wake().take(), "a beat should wake the probe")
 	r = p.Probe(t.Context())
 	require.True(t, r.Success)
 	require.Equal(t, clock.Now(), r.LastHeartbeat)

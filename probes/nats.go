@@ -125,7 +125,7 @@ func (c *natsConn) release() {
 	}
 }
 
-func (p *connPools) natsSender(t *configs.NATSTransport, d dropSignal) (sender, error) {
+func (p *connPools) natsSender(t *configs.NATSTransport, d *signal) (sender, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func (s *natsSender) close() {
 	s.conn.release()
 }
 
-func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher, d dropSignal) (expecter, error) {
+func (p *connPools) natsExpecter(t *configs.NATSTransport, m *matcher, d *signal) (expecter, error) {
 	c, err := p.acquireNATS(t)
 	if err != nil {
 		return nil, err

@@ -36,14 +36,14 @@ type RoundTrip struct {
 	send   sender
 	expect expecter
 	m      *matcher
-	drops  dropSignal         // a long-lived connection of send or expect dropped
+	drops  *signal            // a long-lived connection of send or expect dropped
 	body   *template.Template // nil: the default JSON payload
 	pools  *connPools
 	owned  bool // pools are private to this prober
 }
 
 func newRoundTrip(b *base, cfg *configs.RoundTripProbe, opts Options) (_ *RoundTrip, err error) {
-	p := &RoundTrip{base: b, pools: opts.conns, drops: newDropSignal()}
+	p := &RoundTrip{base: b, pools: opts.conns, drops: newSignal()}
 	if p.pools == nil {
 		p.pools, p.owned = newConnPools(opts.Replica, b.logger), true
 	}
@@ -139,7 +139,7 @@ func (p *RoundTrip) Probe(ctx context.Context) Result {
 }
 
 // dropped tells the scheduler when a connection of the probe drops.
-func (p *RoundTrip) dropped() dropSignal { return p.drops }
+func (p *RoundTrip) dropped() *signal { return p.drops }
 
 // payload renders the message carrying nonce.
 func (p *RoundTrip) payload(nonce string, at time.Time) ([]byte, error) {

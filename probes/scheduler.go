@@ -67,6 +67,7 @@ type Scheduler struct {
 	queue   dueQueue      // the runners waiting for their next run
 	kick    chan struct{} // the runner on top of queue changed
 	rewatch chan struct{} // the runners changed: watch their signals anew
+	bell    chan struct{} // a probe's signal came (see signal)
 }
 
 // runner is one probe and its place in the schedule. The fields from ctx
@@ -114,6 +115,7 @@ func NewScheduler(probes []*configs.ProbeConfig, opts SchedulerOptions) (*Schedu
 		latest:    map[string]*Result{},
 		kick:      make(chan struct{}, 1),
 		rewatch:   make(chan struct{}, 1),
+		bell:      make(chan struct{}, 1),
 	}
 	if err := s.Update(probes); err != nil {
 		s.pools.close()
@@ -282,7 +284,7 @@ func (s *Scheduler) stopAll(rs []*runner) {
 
 // waker is a prober that wants to run as soon as something happens
 // (a heartbeat arrived).
-type waker interface{ wake() <-chan struct{} }
+type waker interface{ wake() *signal }
 
 // decider is a prober whose result changes at a moment it knows in advance
 // (a heartbeat's grace runs out) and that wants to run exactly then.
@@ -388,63 +390,64 @@ func (s *Scheduler) admitDrop(r *runner, now, due time.Time) bool {
 }
 
 // watch waits for the wakes and the dropped connections of every probe
-// that has them, in one select over all their channels, and passes each
-// on (signal) until ctx ends. It takes the channels anew when the probes
-// change. A select over n channels costs O(n), so after one it takes the
-// signals that came meanwhile in one pass: when a thousand connections
-// drop together, they take a few selects instead of one each.
+// that has them, and passes each on (signal) until ctx ends. Every probe's
+// signals ring one bell; on a ring watch takes the signals that are
+// pending, one cheap look at each, so that a thousand connections that
+// drop together take a few passes rather than one each. It looks at the
+// probes anew when they change.
 func (s *Scheduler) watch(ctx context.Context) {
 	for {
-		cases, chans, from := s.signalCases(ctx)
+		signals := s.watchSignals()
+		s.takeSignals(signals)
+	wait:
 		for {
-			i, _, _ := reflect.Select(cases)
-			if i == 0 {
+			select {
+			case <-ctx.Done():
 				return
-			}
-			if i == 1 {
-				break
-			}
-			s.signal(from[i-2])
-			for j, ch := range chans {
-				select {
-				case <-ch:
-					s.signal(from[j])
-				default:
-				}
+			case <-s.rewatch:
+				break wait
+			case <-s.bell:
+				s.takeSignals(signals)
 			}
 		}
 	}
 }
 
-// signalSource is where a signal of watch comes from: the probe, and
-// whether it is a dropped connection or a wake.
-type signalSource struct {
+// watchedSignal is a probe's signal, and what it stands for: a dropped
+// connection or a wake.
+type watchedSignal struct {
+	sig   *signal
 	probe string
 	drop  bool
 }
 
-// signalCases are the cases watch selects on: ctx's end, s.rewatch, then
-// each probe's wake and drop channels; chans are those channels, from
-// where each comes from.
-func (s *Scheduler) signalCases(ctx context.Context) (cases []reflect.SelectCase, chans []<-chan struct{}, from []signalSource) {
-	recv := func(ch any) reflect.SelectCase {
-		return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
-	}
-	cases = []reflect.SelectCase{recv(ctx.Done()), recv(s.rewatch)}
-	add := func(ch <-chan struct{}, src signalSource) {
-		cases, chans, from = append(cases, recv(ch)), append(chans, ch), append(from, src)
-	}
+// watchSignals makes the wake and drop signals of every probe ring s.bell,
+// and returns them.
+func (s *Scheduler) watchSignals() []watchedSignal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var out []watchedSignal
 	for name, r := range s.runners {
 		if w, ok := r.prober.(waker); ok {
-			add(w.wake(), signalSource{name, false})
+			out = append(out, watchedSignal{w.wake(), name, false})
 		}
 		if d, ok := r.prober.(dropper); ok {
-			add(d.dropped(), signalSource{name, true})
+			out = append(out, watchedSignal{d.dropped(), name, true})
 		}
 	}
-	return cases, chans, from
+	for _, w := range out {
+		w.sig.ringOn(s.bell)
+	}
+	return out
+}
+
+// takeSignals passes on the signals that are pending.
+func (s *Scheduler) takeSignals(signals []watchedSignal) {
+	for _, w := range signals {
+		if w.sig.take() {
+			s.signal(w.probe, w.drop)
+		}
+	}
 }
 
 // signal passes a wake or a dropped connection on to the probe's runner.
@@ -454,10 +457,10 @@ func (s *Scheduler) signalCases(ctx context.Context) (cases []reflect.SelectCase
 // way, sees a drop that comes before it starts; a wake runs the probe
 // again after it. A runner waiting for its next slot runs at once when
 // woken, or asks for an extra run when a connection dropped.
-func (s *Scheduler) signal(src signalSource) {
+func (s *Scheduler) signal(probe string, drop bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.runners[src.probe]
+	r := s.runners[probe]
 	if r == nil || r.ctx == nil || r.ctx.Err() != nil {
 		return
 	}
@@ -465,12 +468,12 @@ func (s *Scheduler) signal(src signalSource) {
 	onItsWay := r.dropRun || !r.due.After(now)
 	switch {
 	case r.busy:
-		r.woken = r.woken || !src.drop
-		r.dropped = r.dropped || src.drop
-	case onItsWay && src.drop:
+		r.woken = r.woken || !drop
+		r.dropped = r.dropped || drop
+	case onItsWay && drop:
 	case onItsWay:
 		r.woken = true
-	case src.drop:
+	case drop:
 		s.admitDrop(r, now, s.nextDue(r, time.Duration(r.cfg.Interval)))
 	default:
 		s.enqueue(r, now, time.Time{}, false)

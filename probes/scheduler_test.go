@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -305,17 +306,17 @@ func (p *heldProber) started() []time.Time {
 
 type heldWaker struct {
 	*heldProber
-	ch chan struct{}
+	w *signal
 }
 
-func (p heldWaker) wake() <-chan struct{} { return p.ch }
+func (p heldWaker) wake() *signal { return p.w }
 
 type heldDropper struct {
 	*heldProber
-	d dropSignal
+	d *signal
 }
 
-func (p heldDropper) dropped() dropSignal { return p.d }
+func (p heldDropper) dropped() *signal { return p.d }
 
 // TestSignalsDuringARun: wakes during a run run the probe once more right
 // after it, and after that at once on every wake; drops during a run ask
@@ -327,11 +328,11 @@ func TestSignalsDuringARun(t *testing.T) {
 		runs  int
 	}{
 		{"wake", func(h *heldProber) (Prober, func()) {
-			p := heldWaker{h, make(chan struct{}, 1)}
-			return p, func() { notify(p.ch) }
+			p := heldWaker{h, newSignal()}
+			return p, p.w.notify
 		}, 3},
 		{"drop", func(h *heldProber) (Prober, func()) {
-			p := heldDropper{h, newDropSignal()}
+			p := heldDropper{h, newSignal()}
 			return p, p.d.notify
 		}, maxDropRuns},
 	} {
@@ -362,9 +363,9 @@ func TestSignalsDuringARun(t *testing.T) {
 func TestUpdateWaitsForTheRunOfARemovedProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		held := newHeldProber()
-		p := heldWaker{held, make(chan struct{}, 1)}
+		p := heldWaker{held, newSignal()}
 		s := runProbers(t, time.Hour, map[string]Prober{"held": p})
-		notify(p.ch)
+		p.w.notify()
 		synctest.Wait()
 		require.Len(t, held.started(), 1)
 
@@ -385,4 +386,56 @@ func TestUpdateWaitsForTheRunOfARemovedProbe(t *testing.T) {
 		require.Empty(t, s.latest)
 		require.Empty(t, s.queue)
 	})
+}
+
+// TestSignalLeftBeforeTheSchedulerWatches: a wake that came before the
+// scheduler watched the probe's signals is not lost; the probe runs at
+// once when the scheduler starts watching.
+func TestSignalLeftBeforeTheSchedulerWatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		held := newHeldProber()
+		close(held.release)
+		p := heldWaker{held, newSignal()}
+		p.w.notify()
+		start := time.Now()
+		runProbers(t, time.Hour, map[string]Prober{"held": p})
+		synctest.Wait()
+		require.Equal(t, []time.Time{start}, held.started())
+	})
+}
+
+// wakeCounter counts its runs, and says when one ended.
+type wakeCounter struct {
+	w   *signal
+	ran chan struct{}
+}
+
+func (p *wakeCounter) Probe(context.Context) Result {
+	notify(p.ran)
+	return Result{Probe: "wake", Time: time.Now()}
+}
+func (p *wakeCounter) Close()        {}
+func (p *wakeCounter) wake() *signal { return p.w }
+
+// BenchmarkWakeAmong1000Probes is the time from a heartbeat's wake to the
+// end of the run it starts, while the scheduler watches 1,000 probes that
+// can be woken: what watching every probe's signals costs each one.
+func BenchmarkWakeAmong1000Probes(b *testing.B) {
+	probers := map[string]Prober{}
+	all := make([]*wakeCounter, 1000)
+	for i := range all {
+		all[i] = &wakeCounter{w: newSignal(), ran: make(chan struct{}, 1)}
+		probers[fmt.Sprintf("p%04d", i)] = all[i]
+	}
+	runProbers(b, time.Hour, probers)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := all[i%len(all)]
+		select { // a run at the probe's own slot, if one came
+		case <-p.ran:
+		default:
+		}
+		p.w.notify()
+		<-p.ran
+	}
 }
