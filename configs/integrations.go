@@ -1084,9 +1084,12 @@ func (v *validator) templateNode(n *yaml.Node, text, key string) {
 	v.addTemplateNode(n, text, key)
 }
 
+// templateMap checks each value of *m as a template, placed at its own
+// value in the file.
 func (v *validator) templateMap(m *map[string]string, key string) {
+	n := v.pos.of(m)
 	for k, val := range *m {
-		v.templateAt(m, val, key+"."+k)
+		v.templateNode(valueOf(n, k), val, key+"."+k)
 	}
 }
 

@@ -32,11 +32,11 @@ receivers:
 		got[f.Key+"@"+f.Text] = [2]int{e.Line, e.Column}
 	}
 	require.Equal(t, map[string][2]int{
-		"title@Alert {{ .X }}":         {7, 12 + 3},     // plain
-		"text@{{ .X }}":                {8, 11 + 1 + 3}, // single-quoted
-		`title@{{ .X | printf "%s" }}`: {10, 12},        // escapes inside: the field
-		"text@{{ .X }}\n":              {11, 11},        // a block: the field
-		"details.a@{{ .X }}":           {15, 14},        // a map of templates: the map
+		"title@Alert {{ .X }}":         {7, 12 + 3},      // plain
+		"text@{{ .X }}":                {8, 11 + 1 + 3},  // single-quoted
+		`title@{{ .X | printf "%s" }}`: {10, 12},         // escapes inside: the field
+		"text@{{ .X }}\n":              {11, 11},         // a block: the field
+		"details.a@{{ .X }}":           {15, 18 + 1 + 3}, // a map of templates: its own value
 	}, got)
 }
 

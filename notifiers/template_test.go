@@ -174,16 +174,19 @@ receivers:
   - routing_key: abc
     details:
       broken: '{{ .CommonLabels.Nope.Deeper }}'
+      unknown: '{{ .Foo }}'
   email_configs:
   - {to: a@example.org, from: b@example.org, smarthost: 'mail:25', html: '{{ template "email.default.html" . }}'}
 `), 0o600))
 	cfg, err := configs.LoadFile(file)
 	require.NoError(t, err)
 	errs := notifiers.CheckTemplates(cfg)
-	require.Len(t, errs, 2, "%v", errs)
+	require.Len(t, errs, 3, "%v", errs)
 	require.Contains(t, errs[0].Error(), file+`:9:54: text: template cannot render:`, "the column points inside the template")
 	require.Contains(t, errs[0].Error(), `template "team.text" not defined`)
-	require.Contains(t, errs[1].Error(), file+`:13:7: details.broken: template cannot render: line 1:16: <.CommonLabels.Nope.Deeper>: can't evaluate field Deeper`)
+	require.Contains(t, errs[1].Error(), file+`:13:32: details.broken: template cannot render: line 1:16: <.CommonLabels.Nope.Deeper>: can't evaluate field Deeper`)
+	require.Contains(t, errs[2].Error(), file+`:14:20: details.unknown: template cannot render: line 1:3: <.Foo>: `+
+		`can't evaluate field Foo in the notification's data (Alertmanager's *template.Data)`, "each value of a map at its own place, the data named as Alertmanager's users know it")
 }
 
 func TestResolvedNotificationsAreCheckedOnlyWhereTheyAreSent(t *testing.T) {

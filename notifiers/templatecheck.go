@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/common/model"
 
@@ -24,6 +25,13 @@ func TemplatesFromConfig(cfg *configs.Config, log *slog.Logger) (*Templates, err
 // templateErrorAt finds the place inside the template text that Go's
 // templates give ("line 1:12: ...", as Template.render words it).
 var templateErrorAt = regexp.MustCompile(`^line (\d+):(\d+):`)
+
+// templateTypeNames words the types a template error names as a user knows
+// them: tocsin's template data is Alertmanager's, with a few additions.
+var templateTypeNames = strings.NewReplacer(
+	"type *notifiers.TemplateData", "the notification's data (Alertmanager's *template.Data)",
+	"type notifiers.TemplateAlerts", ".Alerts (Alertmanager's template.Alerts)",
+)
 
 // CheckTemplates renders every message template of every integration of
 // cfg against a sample firing notification, and a resolved one for the
@@ -51,7 +59,7 @@ func CheckTemplates(cfg *configs.Config) configs.Errors {
 				col, _ := strconv.Atoi(m[2])
 				e = f.At(line, col)
 			}
-			e.Msg = fmt.Sprintf("%s: template cannot render: %v", f.Key, err)
+			e.Msg = fmt.Sprintf("%s: template cannot render: %s", f.Key, templateTypeNames.Replace(err.Error()))
 			errs = append(errs, &e)
 		} else if e := ts.checkRendered(f, statuses); e != nil {
 			errs = append(errs, e)
