@@ -424,8 +424,8 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func firingInstances(body []byte) ([]string, error) {
 	const key, status = `"instance":"`, `"status":"`
 	var out []string
-	for rest, at := body, 0; ; {
-		i := bytes.Index(rest, []byte(key))
+	for at := 0; ; {
+		i := bytes.Index(body[at:], []byte(key))
 		if i < 0 {
 			return out, nil
 		}
@@ -438,7 +438,6 @@ func firingInstances(body []byte) ([]string, error) {
 		if bytes.HasPrefix(body[s+len(status):], []byte(`firing"`)) {
 			out = append(out, string(body[at:at+end]))
 		}
-		rest = body[at+end:]
 		at += end
 	}
 }
